@@ -1,0 +1,42 @@
+# Muster: the README's two commands are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test gen install lint typecheck check seed bench clean
+
+run: install ## set up, start PostgreSQL (embedded unless MUSTER_DATABASE_URL), migrate, seed, serve
+	$(BIN)/muster run
+
+test: install ## the whole suite on PostgreSQL (see README for how the database is chosen)
+	$(BIN)/pytest
+
+install: $(STAMP)
+
+# One stamp for venv + dependencies + generated code; redone when any input changes.
+$(STAMP): pyproject.toml $(shell find proto -name '*.proto') scripts/gen_protos.py
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "grpcio-tools==1.85.1"
+	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+gen: ## regenerate code from proto/ (never edit gen/ by hand)
+	$(BIN)/python scripts/gen_protos.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+seed: install ## load the Jilin reference network into MUSTER_DATABASE_URL (idempotent)
+	$(BIN)/muster seed
+
+clean:
+	rm -rf $(VENV) gen .pytest_cache .mypy_cache .ruff_cache

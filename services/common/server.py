@@ -1,0 +1,138 @@
+"""The gRPC server factory every service uses.
+
+grpc.aio, bound to a given port (0 picks a free one, for tests), with the
+observability interceptor, server reflection, and the standard health service
+driven by a real check (the database answering), re-run every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common.interceptors import ObservabilityInterceptor
+
+log = structlog.get_logger("muster.server")
+
+HealthCheck = Callable[[], Awaitable[bool]]
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class HealthMonitor:
+    """Sets SERVING / NOT_SERVING for the server and each service from a real check."""
+
+    servicer: health.aio.HealthServicer
+    services: Sequence[str]
+    check: HealthCheck
+    interval_s: float
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _serving: bool | None = field(default=None, init=False)
+
+    async def refresh(self) -> bool:
+        serving = await self.check()
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *self.services):
+            await self.servicer.set(name, status)
+        if serving != self._serving:
+            (log.info if serving else log.warning)(
+                "health_changed", status=health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+            )
+            self._serving = serving
+        return serving
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.refresh()
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._loop(), name="health-monitor")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.servicer.enter_graceful_shutdown()
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    health: HealthMonitor
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        await self.health.stop()
+        await self.server.stop(grace_s)
+        for hook in self.on_stop:
+            await hook()
+
+
+async def start_server(
+    *,
+    host: str,
+    port: int,
+    service_names: Sequence[str],
+    register: Callable[[grpc.aio.Server], None],
+    health_check: HealthCheck,
+    health_interval_s: float = 2.0,
+) -> RunningServer:
+    """Build, bind and start a server; the health state is known before it returns."""
+    server = grpc.aio.server(
+        interceptors=[ObservabilityInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [
+            *service_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot bind {host}:{port}")
+    monitor = HealthMonitor(health_servicer, service_names, health_check, health_interval_s)
+    await server.start()
+    await monitor.start()
+    log.info("server_started", address=f"{host}:{bound}", services=list(service_names))
+    return RunningServer(server, bound, monitor)
+
+
+async def serve_until_signalled(running: RunningServer, grace_s: float = 5.0) -> None:
+    """Run until SIGINT or SIGTERM, then go NOT_SERVING, drain in-flight calls and stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("server_stopping", grace_s=grace_s)
+    await running.stop(grace_s)
+    log.info("server_stopped")

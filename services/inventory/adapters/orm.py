@@ -1,0 +1,248 @@
+"""ORM rows for the inventory schema (SQLAlchemy 2 typed mappings).
+
+Tables live in the PostgreSQL schema `inventory`, so each service owns its
+tables and its Alembic version table in one shared database.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from services.inventory.domain.model import Category, Condition, KitState, Tier, TrackingMode
+
+SCHEMA = "inventory"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _enum(kind: type, name: str) -> Enum:
+    return Enum(kind, name=name, schema=SCHEMA, values_callable=lambda e: [m.value for m in e])
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DepotRow(Base):
+    __tablename__ = "depots"
+    __table_args__ = (
+        CheckConstraint("floor_area_m2 >= 0", name="floor_area_not_negative"),
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[Tier] = mapped_column(_enum(Tier, "tier"))
+    city: Mapped[str] = mapped_column(String(64), index=True)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    floor_area_m2: Mapped[float] = mapped_column(Float)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("depots.id"))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+    parent: Mapped[DepotRow | None] = relationship(remote_side=[id], lazy="joined", join_depth=1)
+
+
+class LocationRow(Base):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"), index=True)
+    label: Mapped[str] = mapped_column(String(128), unique=True)
+    zone: Mapped[str] = mapped_column(String(32), default="")
+    aisle: Mapped[str] = mapped_column(String(32), default="")
+    shelf: Mapped[str] = mapped_column(String(32), default="")
+
+    depot: Mapped[DepotRow] = relationship(lazy="joined")
+
+
+class ItemTypeRow(Base):
+    __tablename__ = "item_types"
+    __table_args__ = (
+        CheckConstraint("weight_kg >= 0", name="weight_not_negative"),
+        CheckConstraint("volume_m3 >= 0", name="volume_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tracking_mode: Mapped[TrackingMode] = mapped_column(_enum(TrackingMode, "tracking_mode"))
+    unit: Mapped[str] = mapped_column(String(16))
+    weight_kg: Mapped[float] = mapped_column(Float)
+    volume_m3: Mapped[float] = mapped_column(Float)
+    shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    inspection_interval_days: Mapped[int | None] = mapped_column(Integer)
+    retire_after_days: Mapped[int | None] = mapped_column(Integer)
+    gtin: Mapped[str | None] = mapped_column(String(14), unique=True)
+
+
+class KitTemplateRow(Base):
+    __tablename__ = "kit_templates"
+    __table_args__ = (UniqueConstraint("code", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    category: Mapped[Category] = mapped_column(_enum(Category, "category"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime] = _now()
+
+    lines: Mapped[list[TemplateLineRow]] = relationship(
+        lazy="selectin", order_by="TemplateLineRow.position", cascade="all, delete-orphan"
+    )
+
+
+class TemplateLineRow(Base):
+    __tablename__ = "template_lines"
+    __table_args__ = (
+        UniqueConstraint("template_id", "item_type_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("kit_templates.id", ondelete="CASCADE"))
+    item_type_id: Mapped[int] = mapped_column(ForeignKey("item_types.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    pacing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    item_type: Mapped[ItemTypeRow] = relationship(lazy="joined")
+
+
+class KitRow(Base):
+    __tablename__ = "kits"
+    __table_args__ = (
+        Index("ix_kits_state_valid_until", "state_valid_until"),
+        Index("ix_kits_depot_id_state", "depot_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(128), unique=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("kit_templates.id"), index=True)
+    depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    state: Mapped[KitState] = mapped_column(_enum(KitState, "kit_state"))
+    # READY / INCOMPLETE are re-assessed on or after this day (an expiry or
+    # an inspection falling due); NULL when nothing in the kit dates.
+    state_valid_until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = _now()
+
+    template: Mapped[KitTemplateRow] = relationship(lazy="joined")
+    depot: Mapped[DepotRow] = relationship(lazy="joined")
+    location: Mapped[LocationRow | None] = relationship(lazy="joined")
+
+
+class UnitRow(Base):
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("item_type_id", "serial"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_type_id: Mapped[int] = mapped_column(ForeignKey("item_types.id"))
+    serial: Mapped[str] = mapped_column(String(64))
+    kit_id: Mapped[int | None] = mapped_column(ForeignKey("kits.id"), index=True)
+    depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    condition: Mapped[Condition] = mapped_column(_enum(Condition, "condition"))
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    last_inspected_on: Mapped[date | None] = mapped_column(Date)
+    next_inspection_on: Mapped[date | None] = mapped_column(Date)
+
+    item_type: Mapped[ItemTypeRow] = relationship(lazy="joined")
+    kit: Mapped[KitRow | None] = relationship(lazy="raise")
+    depot: Mapped[DepotRow] = relationship(lazy="raise")
+    location: Mapped[LocationRow | None] = relationship(lazy="raise")
+
+
+class LotRow(Base):
+    __tablename__ = "lots"
+    __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_type_id: Mapped[int] = mapped_column(ForeignKey("item_types.id"))
+    lot_number: Mapped[str] = mapped_column(String(64), default="")
+    kit_id: Mapped[int | None] = mapped_column(ForeignKey("kits.id"), index=True)
+    depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    condition: Mapped[Condition] = mapped_column(_enum(Condition, "condition"))
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    next_inspection_on: Mapped[date | None] = mapped_column(Date)
+
+    item_type: Mapped[ItemTypeRow] = relationship(lazy="joined")
+    kit: Mapped[KitRow | None] = relationship(lazy="raise")
+    depot: Mapped[DepotRow] = relationship(lazy="raise")
+    location: Mapped[LocationRow | None] = relationship(lazy="raise")
+
+
+class ReserveStandardRow(Base):
+    __tablename__ = "reserve_standards"
+    __table_args__ = (
+        CheckConstraint("(tier IS NULL) <> (depot_id IS NULL)", name="tier_xor_depot"),
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        Index(
+            "uq_reserve_standards_template_tier",
+            "template_code",
+            "tier",
+            unique=True,
+            postgresql_where="tier IS NOT NULL",
+        ),
+        Index(
+            "uq_reserve_standards_template_depot",
+            "template_code",
+            "depot_id",
+            unique=True,
+            postgresql_where="depot_id IS NOT NULL",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_code: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[Tier | None] = mapped_column(_enum(Tier, "tier"))
+    depot_id: Mapped[int | None] = mapped_column(ForeignKey("depots.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    depot: Mapped[DepotRow | None] = relationship(lazy="joined")
+
+
+class RequestRow(Base):
+    """Answers to mutations by request id, so a retry gets the first answer (AIP-155)."""
+
+    __tablename__ = "requests"
+
+    request_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    method: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = _now()

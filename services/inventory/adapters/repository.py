@@ -1,0 +1,343 @@
+"""Repositories: ORM rows in, domain values out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.inventory.adapters.orm import (
+    DepotRow,
+    ItemTypeRow,
+    KitRow,
+    KitTemplateRow,
+    LocationRow,
+    LotRow,
+    RequestRow,
+    ReserveStandardRow,
+    UnitRow,
+)
+from services.inventory.domain import model
+from services.inventory.domain.model import Category, KitState, Page, PageOf, Tier
+
+
+def to_depot(row: DepotRow) -> model.Depot:
+    return model.Depot(
+        code=row.code,
+        name=row.name,
+        tier=row.tier,
+        city=row.city,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        floor_area_m2=row.floor_area_m2,
+        parent_code=row.parent.code if row.parent else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def to_location(row: LocationRow) -> model.Location:
+    return model.Location(row.depot.code, row.label, row.zone, row.aisle, row.shelf)
+
+
+def to_item_type(row: ItemTypeRow) -> model.ItemType:
+    return model.ItemType(
+        code=row.code,
+        name=row.name,
+        tracking_mode=row.tracking_mode,
+        unit=row.unit,
+        weight_kg=row.weight_kg,
+        volume_m3=row.volume_m3,
+        shelf_life_days=row.shelf_life_days,
+        inspection_interval_days=row.inspection_interval_days,
+        retire_after_days=row.retire_after_days,
+        gtin=row.gtin,
+    )
+
+
+def to_template(row: KitTemplateRow) -> model.KitTemplate:
+    lines = tuple(
+        model.TemplateLine(line.item_type.code, line.quantity, line.pacing) for line in row.lines
+    )
+    return model.KitTemplate(
+        code=row.code,
+        version=row.version,
+        category=row.category,
+        name=row.name,
+        lines=lines,
+        total_weight_kg=round(sum(ln.quantity * ln.item_type.weight_kg for ln in row.lines), 3),
+        total_volume_m3=round(sum(ln.quantity * ln.item_type.volume_m3 for ln in row.lines), 4),
+        published_at=row.published_at,
+    )
+
+
+def to_kit(row: KitRow) -> model.Kit:
+    return model.Kit(
+        label=row.label,
+        template_code=row.template.code,
+        template_version=row.template.version,
+        category=row.template.category,
+        depot_code=row.depot.code,
+        state=row.state,
+        location_label=row.location.label if row.location else None,
+        created_at=row.created_at,
+    )
+
+
+def to_unit(row: UnitRow) -> model.Unit:
+    return model.Unit(
+        item_type_code=row.item_type.code,
+        serial=row.serial,
+        condition=row.condition,
+        expires_on=row.expires_on,
+        last_inspected_on=row.last_inspected_on,
+        next_inspection_on=row.next_inspection_on,
+    )
+
+
+def to_lot(row: LotRow) -> model.Lot:
+    return model.Lot(
+        item_type_code=row.item_type.code,
+        quantity=row.quantity,
+        lot_number=row.lot_number,
+        expires_on=row.expires_on,
+        next_inspection_on=row.next_inspection_on,
+        condition=row.condition,
+    )
+
+
+def to_standard(row: ReserveStandardRow) -> model.ReserveStandard:
+    return model.ReserveStandard(
+        template_code=row.template_code,
+        quantity=row.quantity,
+        tier=row.tier,
+        depot_code=row.depot.code if row.depot else None,
+    )
+
+
+def _paged(rows: Sequence[object], size: int, key_of: object) -> tuple[list, str | None]:
+    items = list(rows[:size])
+    next_key = key_of(items[-1]) if len(rows) > size and items else None  # type: ignore[operator]
+    return items, next_key
+
+
+@dataclass
+class Repository:
+    session: AsyncSession
+
+    # ---------------------------------------------------------------- depots
+    async def depot_row(self, code: str) -> DepotRow | None:
+        return await self.session.scalar(select(DepotRow).where(DepotRow.code == code))
+
+    async def list_depots(
+        self, page: Page, tier: Tier | None = None, city: str | None = None
+    ) -> PageOf[model.Depot]:
+        query = select(DepotRow).order_by(DepotRow.code).limit(page.size + 1)
+        if page.after_key:
+            query = query.where(DepotRow.code > page.after_key)
+        if tier:
+            query = query.where(DepotRow.tier == tier)
+        if city:
+            query = query.where(DepotRow.city == city)
+        rows = (await self.session.scalars(query)).unique().all()
+        items, next_key = _paged(rows, page.size, lambda r: r.code)
+        return PageOf([to_depot(r) for r in items], next_key)
+
+    async def all_depots(self) -> list[model.Depot]:
+        rows = (await self.session.scalars(select(DepotRow).order_by(DepotRow.code))).unique()
+        return [to_depot(r) for r in rows]
+
+    # ---------------------------------------------------------------- locations
+    async def location_row(self, label: str) -> LocationRow | None:
+        return await self.session.scalar(select(LocationRow).where(LocationRow.label == label))
+
+    async def list_locations(self, depot_id: int | None, page: Page) -> PageOf[model.Location]:
+        query = select(LocationRow).order_by(LocationRow.label).limit(page.size + 1)
+        if depot_id is not None:
+            query = query.where(LocationRow.depot_id == depot_id)
+        if page.after_key:
+            query = query.where(LocationRow.label > page.after_key)
+        rows = (await self.session.scalars(query)).unique().all()
+        items, next_key = _paged(rows, page.size, lambda r: r.label)
+        return PageOf([to_location(r) for r in items], next_key)
+
+    # ---------------------------------------------------------------- item types
+    async def item_type_row(self, code: str) -> ItemTypeRow | None:
+        return await self.session.scalar(select(ItemTypeRow).where(ItemTypeRow.code == code))
+
+    async def item_type_rows(self, codes: set[str]) -> dict[str, ItemTypeRow]:
+        rows = await self.session.scalars(select(ItemTypeRow).where(ItemTypeRow.code.in_(codes)))
+        return {r.code: r for r in rows}
+
+    async def gtin_taken(self, gtin: str) -> bool:
+        found = await self.session.scalar(select(ItemTypeRow.id).where(ItemTypeRow.gtin == gtin))
+        return found is not None
+
+    async def list_item_types(self, page: Page) -> PageOf[model.ItemType]:
+        query = select(ItemTypeRow).order_by(ItemTypeRow.code).limit(page.size + 1)
+        if page.after_key:
+            query = query.where(ItemTypeRow.code > page.after_key)
+        rows = (await self.session.scalars(query)).all()
+        items, next_key = _paged(rows, page.size, lambda r: r.code)
+        return PageOf([to_item_type(r) for r in items], next_key)
+
+    # ---------------------------------------------------------------- templates
+    async def latest_template_version(self, code: str) -> int:
+        found = await self.session.scalar(
+            select(func.max(KitTemplateRow.version)).where(KitTemplateRow.code == code)
+        )
+        return found or 0
+
+    async def template_row(self, code: str, version: int = 0) -> KitTemplateRow | None:
+        query = select(KitTemplateRow).where(KitTemplateRow.code == code)
+        if version:
+            query = query.where(KitTemplateRow.version == version)
+        query = query.order_by(KitTemplateRow.version.desc()).limit(1)
+        return await self.session.scalar(query)
+
+    async def template_code_exists(self, code: str) -> bool:
+        return await self.latest_template_version(code) > 0
+
+    async def list_templates(
+        self, page: Page, category: Category | None, all_versions: bool
+    ) -> PageOf[model.KitTemplate]:
+        query = (
+            select(KitTemplateRow)
+            .order_by(KitTemplateRow.code, KitTemplateRow.version)
+            .limit(page.size + 1)
+        )
+        if not all_versions:
+            latest = (
+                select(KitTemplateRow.code, func.max(KitTemplateRow.version).label("v"))
+                .group_by(KitTemplateRow.code)
+                .subquery()
+            )
+            query = query.join(
+                latest,
+                (latest.c.code == KitTemplateRow.code) & (latest.c.v == KitTemplateRow.version),
+            )
+        if category:
+            query = query.where(KitTemplateRow.category == category)
+        if page.after_key:
+            code, _, version = page.after_key.rpartition("@")
+            query = query.where(
+                tuple_(KitTemplateRow.code, KitTemplateRow.version)
+                > (code, int(version) if version.isdigit() else 0)
+            )
+        rows = (await self.session.scalars(query)).unique().all()
+        items, next_key = _paged(rows, page.size, lambda r: f"{r.code}@{r.version}")
+        return PageOf([to_template(r) for r in items], next_key)
+
+    # ---------------------------------------------------------------- kits
+    async def kit_row(self, label: str) -> KitRow | None:
+        return await self.session.scalar(select(KitRow).where(KitRow.label == label))
+
+    async def kit_contents(self, kit_ids: Sequence[int]) -> dict[int, model.KitContents]:
+        units = await self.session.scalars(
+            select(UnitRow).where(UnitRow.kit_id.in_(kit_ids)).order_by(UnitRow.id)
+        )
+        lots = await self.session.scalars(
+            select(LotRow).where(LotRow.kit_id.in_(kit_ids)).order_by(LotRow.id)
+        )
+        by_kit: dict[int, tuple[list[model.Unit], list[model.Lot]]] = {k: ([], []) for k in kit_ids}
+        for u in units:
+            by_kit[u.kit_id][0].append(to_unit(u))  # type: ignore[index]
+        for lot in lots:
+            by_kit[lot.kit_id][1].append(to_lot(lot))  # type: ignore[index]
+        return {k: model.KitContents(tuple(u), tuple(lt)) for k, (u, lt) in by_kit.items()}
+
+    async def kits_to_reassess(self, today: date) -> list[KitRow]:
+        """Kits whose READY / INCOMPLETE state may have changed with the date."""
+        query = select(KitRow).where(
+            KitRow.state.in_([KitState.READY, KitState.INCOMPLETE]),
+            KitRow.state_valid_until <= today,
+        )
+        return list((await self.session.scalars(query.with_for_update(of=KitRow))).unique())
+
+    async def list_kits(
+        self,
+        page: Page,
+        depot_id: int | None = None,
+        category: Category | None = None,
+        template_code: str | None = None,
+        state: KitState | None = None,
+    ) -> PageOf[model.Kit]:
+        query = (
+            select(KitRow)
+            .join(KitTemplateRow, KitRow.template_id == KitTemplateRow.id)
+            .order_by(KitRow.label)
+            .limit(page.size + 1)
+        )
+        if page.after_key:
+            query = query.where(KitRow.label > page.after_key)
+        if depot_id is not None:
+            query = query.where(KitRow.depot_id == depot_id)
+        if category:
+            query = query.where(KitTemplateRow.category == category)
+        if template_code:
+            query = query.where(KitTemplateRow.code == template_code)
+        if state:
+            query = query.where(KitRow.state == state)
+        rows = (await self.session.scalars(query)).unique().all()
+        items, next_key = _paged(rows, page.size, lambda r: r.label)
+        return PageOf([to_kit(r) for r in items], next_key)
+
+    async def serials_taken(self, item_type_id: int, serials: Sequence[str]) -> list[str]:
+        rows = await self.session.scalars(
+            select(UnitRow.serial).where(
+                UnitRow.item_type_id == item_type_id, UnitRow.serial.in_(serials)
+            )
+        )
+        return list(rows)
+
+    async def loose_stock_exists(self, depot_code: str, item_type_code: str) -> bool:
+        for row_type in (UnitRow, LotRow):
+            found = await self.session.scalar(
+                select(row_type.id)
+                .join(DepotRow, DepotRow.id == row_type.depot_id)
+                .join(ItemTypeRow, ItemTypeRow.id == row_type.item_type_id)
+                .where(
+                    DepotRow.code == depot_code,
+                    ItemTypeRow.code == item_type_code,
+                    row_type.kit_id.is_(None),
+                )
+                .limit(1)
+            )
+            if found is not None:
+                return True
+        return False
+
+    # ---------------------------------------------------------------- standards
+    async def standard_row(
+        self, template_code: str, tier: Tier | None, depot_id: int | None
+    ) -> ReserveStandardRow | None:
+        query = select(ReserveStandardRow).where(ReserveStandardRow.template_code == template_code)
+        if tier is not None:
+            query = query.where(ReserveStandardRow.tier == tier)
+        else:
+            query = query.where(ReserveStandardRow.depot_id == depot_id)
+        return await self.session.scalar(query)
+
+    async def list_standards(self, template_code: str | None) -> list[model.ReserveStandard]:
+        query = select(ReserveStandardRow).order_by(
+            ReserveStandardRow.template_code, ReserveStandardRow.tier, ReserveStandardRow.depot_id
+        )
+        if template_code:
+            query = query.where(ReserveStandardRow.template_code == template_code)
+        return [to_standard(r) for r in (await self.session.scalars(query)).unique()]
+
+    # ---------------------------------------------------------------- requests
+    async def request(self, request_id: str) -> RequestRow | None:
+        return await self.session.get(RequestRow, request_id)
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
+
+    def add_all(self, rows: Sequence[object]) -> None:
+        self.session.add_all(rows)
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -1,0 +1,155 @@
+"""Small conversions between protobuf values and Python values, with validation."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import math
+from datetime import date, datetime
+from typing import TypeVar
+
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.type import date_pb2
+
+from services.common.errors import Violations
+from services.inventory.domain.model import Page
+
+E = TypeVar("E", bound=enum.Enum)
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+MAX_TEXT = 200
+
+
+def enum_to_domain(
+    v: Violations,
+    path: str,
+    wrapper: EnumTypeWrapper,
+    value: int,
+    kind: type[E],
+    prefix: str,
+    *,
+    required: bool = True,
+) -> E | None:
+    """`TIER_CITY` -> `Tier.CITY`; unspecified is an error when required, else None."""
+    if value == 0:
+        if required:
+            v.add(path, f"is required; one of {', '.join(m.value for m in kind)}")
+        return None
+    try:
+        name = wrapper.Name(value)
+    except ValueError:
+        v.add(path, f"unknown value {value}; one of {', '.join(m.value for m in kind)}")
+        return None
+    return kind(name.removeprefix(prefix))
+
+
+def enum_to_proto(wrapper: EnumTypeWrapper, value: enum.Enum | None, prefix: str) -> int:
+    return 0 if value is None else wrapper.Value(f"{prefix}{value.value}")
+
+
+def text(
+    v: Violations, path: str, value: str, *, required: bool = True, limit: int = MAX_TEXT
+) -> str:
+    value = value.strip()
+    if required and not value:
+        v.add(path, "must not be empty")
+    elif len(value) > limit:
+        v.add(path, f"must be at most {limit} characters, not {len(value)}")
+    return value
+
+
+def code(v: Violations, path: str, value: str, *, required: bool = True) -> str:
+    """Identifiers people type and scan: letters, digits, '-', '_', '/', '.'."""
+    value = text(v, path, value, required=required, limit=64)
+    if value and not all(c.isalnum() or c in "-_/." for c in value):
+        v.add(path, f"{value!r} may hold only letters, digits and - _ / .")
+    return value
+
+
+def number(
+    v: Violations,
+    path: str,
+    value: float,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    if not math.isfinite(value):
+        v.add(path, "must be a finite number")
+    elif minimum is not None and value < minimum:
+        v.add(path, f"must be at least {minimum:g}, not {value:g}")
+    elif maximum is not None and value > maximum:
+        v.add(path, f"must be at most {maximum:g}, not {value:g}")
+    return value
+
+
+def whole(v: Violations, path: str, value: int, *, minimum: int) -> int:
+    if value < minimum:
+        v.add(path, f"must be at least {minimum}, not {value}")
+    return value
+
+
+def optional_days(v: Violations, path: str, value: int) -> int | None:
+    whole(v, path, value, minimum=0)
+    return value or None
+
+
+def date_to_domain(v: Violations, path: str, value: date_pb2.Date) -> date | None:
+    if value.year == 0 and value.month == 0 and value.day == 0:
+        return None
+    try:
+        return date(value.year, value.month, value.day)
+    except ValueError:
+        v.add(path, f"{value.year:04d}-{value.month:02d}-{value.day:02d} is not a date")
+        return None
+
+
+def date_to_proto(value: date | None) -> date_pb2.Date | None:
+    if value is None:
+        return None
+    return date_pb2.Date(year=value.year, month=value.month, day=value.day)
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def page(v: Violations, page_size: int, page_token: str) -> Page:
+    if page_size < 0:
+        v.add("page_size", f"must not be negative, not {page_size}")
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    after: str | None = None
+    if page_token:
+        try:
+            after = base64.urlsafe_b64decode(page_token.encode()).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            v.add("page_token", "is not a token this service gave out; start without one")
+    return Page(size=max(size, 1), after_key=after)
+
+
+def page_token(next_key: str | None) -> str:
+    return base64.urlsafe_b64encode(next_key.encode()).decode() if next_key else ""
+
+
+def gtin(v: Violations, path: str, value: str) -> str | None:
+    """A GTIN-8/12/13/14 with a correct GS1 check digit, stored as 14 digits."""
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) not in (8, 12, 13, 14):
+        v.add(path, f"{value!r} is not a GTIN (8, 12, 13 or 14 digits)")
+        return None
+    digits = value.zfill(14)
+    body, check = digits[:-1], int(digits[-1])
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
+    if (10 - total % 10) % 10 != check:
+        v.add(path, f"{value!r} has a wrong check digit")
+        return None
+    return digits

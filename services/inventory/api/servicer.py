@@ -1,0 +1,231 @@
+"""InventoryService: each method maps the request, runs a handler, maps the answer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from muster.inventory.v1 import inventory_service_pb2 as pb
+from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
+
+from services.inventory.api import convert, mappers
+from services.inventory.service_layer import handlers
+from services.inventory.service_layer.clock import Today
+from services.inventory.service_layer.idempotency import run_once
+from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+M = TypeVar("M", bound=Message)
+R = TypeVar("R")
+
+
+def fingerprint(request: Message) -> str:
+    """A digest of the request without its request id, to spot a reused id."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.ClearField("request_id")
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
+
+
+class InventoryServicer(pb_grpc.InventoryServiceServicer):
+    def __init__(self, uow: UnitOfWorkFactory, today: Today) -> None:
+        self._uow = uow
+        self._today = today
+
+    async def _once(
+        self,
+        request: Message,
+        response_type: type[M],
+        work: Callable[[UnitOfWork], Awaitable[R]],
+        to_response: Callable[[R], M],
+    ) -> M:
+        answer = await run_once(
+            self._uow,
+            method=type(request).__name__.removesuffix("Request"),
+            request_id=request.request_id,  # type: ignore[attr-defined]
+            fingerprint=fingerprint(request),
+            work=work,
+            encode=lambda result: to_response(result).SerializeToString(),
+        )
+        return response_type.FromString(answer)
+
+    async def _read(self, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
+        async with self._uow() as uow:
+            return await work(uow)
+
+    # ---------------------------------------------------------------- depots
+    async def CreateDepot(
+        self, request: pb.CreateDepotRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateDepotResponse:
+        cmd = mappers.to_create_depot(request)
+        return await self._once(
+            request,
+            pb.CreateDepotResponse,
+            lambda uow: handlers.create_depot(cmd, uow),
+            lambda d: pb.CreateDepotResponse(depot=mappers.depot(d)),
+        )
+
+    async def GetDepot(
+        self, request: pb.GetDepotRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDepotResponse:
+        code = mappers.required_code("code", request.code)
+        found = await self._read(lambda uow: handlers.get_depot(code, uow))
+        return pb.GetDepotResponse(depot=mappers.depot(found))
+
+    async def ListDepots(
+        self, request: pb.ListDepotsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDepotsResponse:
+        page, tier, city = mappers.to_list_depots(request)
+        found = await self._read(lambda uow: handlers.list_depots(page, tier, city, uow))
+        return pb.ListDepotsResponse(
+            depots=[mappers.depot(d) for d in found.items],
+            next_page_token=convert.page_token(found.next_key),
+        )
+
+    async def UpdateDepot(
+        self, request: pb.UpdateDepotRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateDepotResponse:
+        cmd = mappers.to_update_depot(request)
+        return await self._once(
+            request,
+            pb.UpdateDepotResponse,
+            lambda uow: handlers.update_depot(cmd, uow),
+            lambda d: pb.UpdateDepotResponse(depot=mappers.depot(d)),
+        )
+
+    async def GetDepotCompliance(
+        self, request: pb.GetDepotComplianceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDepotComplianceResponse:
+        code = mappers.optional_code("depot_code", request.depot_code)
+        found = await self._read(lambda uow: handlers.depot_compliance(code, uow))
+        return pb.GetDepotComplianceResponse(depots=[mappers.compliance(a) for a in found])
+
+    # ---------------------------------------------------------------- locations
+    async def CreateLocation(
+        self, request: pb.CreateLocationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateLocationResponse:
+        cmd = mappers.to_create_location(request)
+        return await self._once(
+            request,
+            pb.CreateLocationResponse,
+            lambda uow: handlers.create_location(cmd, uow),
+            lambda loc: pb.CreateLocationResponse(location=mappers.location(loc)),
+        )
+
+    async def ListLocations(
+        self, request: pb.ListLocationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLocationsResponse:
+        depot_code = mappers.optional_code("depot_code", request.depot_code)
+        page = mappers.page_of(request)
+        found = await self._read(lambda uow: handlers.list_locations(depot_code, page, uow))
+        return pb.ListLocationsResponse(
+            locations=[mappers.location(loc) for loc in found.items],
+            next_page_token=convert.page_token(found.next_key),
+        )
+
+    # ---------------------------------------------------------------- item types
+    async def CreateItemType(
+        self, request: pb.CreateItemTypeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateItemTypeResponse:
+        cmd = mappers.to_create_item_type(request)
+        return await self._once(
+            request,
+            pb.CreateItemTypeResponse,
+            lambda uow: handlers.create_item_type(cmd, uow),
+            lambda it: pb.CreateItemTypeResponse(item_type=mappers.item_type(it)),
+        )
+
+    async def ListItemTypes(
+        self, request: pb.ListItemTypesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListItemTypesResponse:
+        page = mappers.page_of(request)
+        found = await self._read(lambda uow: handlers.list_item_types(page, uow))
+        return pb.ListItemTypesResponse(
+            item_types=[mappers.item_type(it) for it in found.items],
+            next_page_token=convert.page_token(found.next_key),
+        )
+
+    # ---------------------------------------------------------------- templates
+    async def CreateKitTemplate(
+        self, request: pb.CreateKitTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateKitTemplateResponse:
+        cmd = mappers.to_publish_template(request)
+        return await self._once(
+            request,
+            pb.CreateKitTemplateResponse,
+            lambda uow: handlers.publish_kit_template(cmd, uow),
+            lambda t: pb.CreateKitTemplateResponse(template=mappers.template(t)),
+        )
+
+    async def GetKitTemplate(
+        self, request: pb.GetKitTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetKitTemplateResponse:
+        code, version = mappers.to_get_template(request)
+        found = await self._read(lambda uow: handlers.get_kit_template(code, version, uow))
+        return pb.GetKitTemplateResponse(template=mappers.template(found))
+
+    async def ListKitTemplates(
+        self, request: pb.ListKitTemplatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListKitTemplatesResponse:
+        page, category, all_versions = mappers.to_list_templates(request)
+        found = await self._read(
+            lambda uow: handlers.list_kit_templates(page, category, all_versions, uow)
+        )
+        return pb.ListKitTemplatesResponse(
+            templates=[mappers.template(t) for t in found.items],
+            next_page_token=convert.page_token(found.next_key),
+        )
+
+    # ---------------------------------------------------------------- kits
+    async def CreateKit(
+        self, request: pb.CreateKitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateKitResponse:
+        cmd = mappers.to_create_kit(request)
+        return await self._once(
+            request,
+            pb.CreateKitResponse,
+            lambda uow: handlers.create_kit(cmd, uow, self._today()),
+            mappers.kit_created,
+        )
+
+    async def GetKit(
+        self, request: pb.GetKitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetKitResponse:
+        label = mappers.label(request)
+        found = await self._read(lambda uow: handlers.get_kit(label, uow, self._today()))
+        return mappers.kit_view(found)
+
+    async def ListKits(
+        self, request: pb.ListKitsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListKitsResponse:
+        page, depot_code, category, template_code, state = mappers.to_list_kits(request)
+        found = await self._read(
+            lambda uow: handlers.list_kits(
+                page, uow, self._today(), depot_code, category, template_code, state
+            )
+        )
+        return pb.ListKitsResponse(
+            kits=[mappers.kit(k) for k in found.items],
+            next_page_token=convert.page_token(found.next_key),
+        )
+
+    # ---------------------------------------------------------------- standards
+    async def SetReserveStandard(
+        self, request: pb.SetReserveStandardRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetReserveStandardResponse:
+        cmd = mappers.to_set_standard(request)
+        return await self._once(
+            request,
+            pb.SetReserveStandardResponse,
+            lambda uow: handlers.set_reserve_standard(cmd, uow),
+            lambda s: pb.SetReserveStandardResponse(standard=mappers.standard(s)),
+        )
+
+    async def ListReserveStandards(
+        self, request: pb.ListReserveStandardsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListReserveStandardsResponse:
+        code = mappers.optional_code("template_code", request.template_code)
+        found = await self._read(lambda uow: handlers.list_reserve_standards(code, uow))
+        return pb.ListReserveStandardsResponse(standards=[mappers.standard(s) for s in found])

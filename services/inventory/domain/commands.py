@@ -1,0 +1,63 @@
+"""Commands: what a caller asks the inventory to do, already validated in shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.inventory.domain.model import (
+    Category,
+    Depot,
+    ItemType,
+    Location,
+    Lot,
+    ReserveStandard,
+    TemplateLine,
+    Unit,
+)
+
+
+@dataclass(frozen=True)
+class CreateDepot:
+    depot: Depot
+
+
+@dataclass(frozen=True)
+class UpdateDepot:
+    code: str
+    # Field name -> new value, only for the fields in the update mask.
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateLocation:
+    location: Location
+
+
+@dataclass(frozen=True)
+class CreateItemType:
+    item_type: ItemType
+
+
+@dataclass(frozen=True)
+class PublishKitTemplate:
+    code: str
+    category: Category
+    name: str
+    lines: tuple[TemplateLine, ...]
+
+
+@dataclass(frozen=True)
+class CreateKit:
+    label: str
+    template_code: str
+    template_version: int
+    depot_code: str
+    location_label: str | None = None
+    units: tuple[Unit, ...] = ()
+    lots: tuple[Lot, ...] = ()
+
+
+@dataclass(frozen=True)
+class SetReserveStandard:
+    standard: ReserveStandard

@@ -1,0 +1,175 @@
+"""The reserve's things, as plain values. No I/O here."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Tier(enum.StrEnum):
+    PROVINCIAL = "PROVINCIAL"
+    REGIONAL = "REGIONAL"
+    TRAINING_SUPPORT = "TRAINING_SUPPORT"
+    CITY = "CITY"
+    DISTRIBUTION_CENTER = "DISTRIBUTION_CENTER"
+
+
+class Category(enum.StrEnum):
+    GEOLOGICAL = "GEOLOGICAL"
+    MOUNTAIN = "MOUNTAIN"
+    WATER = "WATER"
+    PETROCHEMICAL = "PETROCHEMICAL"
+    BUILDING_FIRE = "BUILDING_FIRE"
+
+
+class TrackingMode(enum.StrEnum):
+    SERIAL = "SERIAL"
+    LOT = "LOT"
+    BULK = "BULK"
+
+
+class KitState(enum.StrEnum):
+    READY = "READY"
+    INCOMPLETE = "INCOMPLETE"
+    IN_MAINTENANCE = "IN_MAINTENANCE"
+    IN_TRANSIT = "IN_TRANSIT"
+    DEPLOYED = "DEPLOYED"
+    RETIRED = "RETIRED"
+
+
+# States whose READY / INCOMPLETE value follows from the contents.
+ASSESSED_STATES = frozenset({KitState.READY, KitState.INCOMPLETE})
+
+
+class Condition(enum.StrEnum):
+    SERVICEABLE = "SERVICEABLE"
+    UNSERVICEABLE = "UNSERVICEABLE"
+    QUARANTINED = "QUARANTINED"
+    EXPIRED = "EXPIRED"
+    LOST = "LOST"
+
+
+@dataclass(frozen=True)
+class Depot:
+    code: str
+    name: str
+    tier: Tier
+    city: str
+    latitude: float
+    longitude: float
+    floor_area_m2: float
+    parent_code: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    depot_code: str
+    label: str
+    zone: str = ""
+    aisle: str = ""
+    shelf: str = ""
+
+
+@dataclass(frozen=True)
+class ItemType:
+    code: str
+    name: str
+    tracking_mode: TrackingMode
+    unit: str
+    weight_kg: float
+    volume_m3: float
+    shelf_life_days: int | None = None
+    inspection_interval_days: int | None = None
+    retire_after_days: int | None = None
+    gtin: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateLine:
+    item_type_code: str
+    quantity: int
+    pacing: bool = False
+
+
+@dataclass(frozen=True)
+class KitTemplate:
+    code: str
+    version: int
+    category: Category
+    name: str
+    lines: tuple[TemplateLine, ...]
+    total_weight_kg: float = 0.0
+    total_volume_m3: float = 0.0
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Unit:
+    item_type_code: str
+    serial: str
+    condition: Condition = Condition.SERVICEABLE
+    expires_on: date | None = None
+    last_inspected_on: date | None = None
+    next_inspection_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Lot:
+    item_type_code: str
+    quantity: int
+    lot_number: str = ""
+    expires_on: date | None = None
+    next_inspection_on: date | None = None
+    condition: Condition = Condition.SERVICEABLE
+
+
+@dataclass(frozen=True)
+class Kit:
+    label: str
+    template_code: str
+    template_version: int
+    category: Category
+    depot_code: str
+    state: KitState
+    location_label: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KitContents:
+    units: tuple[Unit, ...] = ()
+    lots: tuple[Lot, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReserveStandard:
+    """How many kits of a template family a tier, or one named depot, must hold."""
+
+    template_code: str
+    quantity: int
+    tier: Tier | None = None
+    depot_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.tier is None) == (self.depot_code is None):
+            raise ValueError("a reserve standard applies to a tier or to a depot, not both")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A keyset page: items after `after_key`, at most `size`."""
+
+    size: int
+    after_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PageOf(Generic[T]):
+    items: list[T] = field(default_factory=list)
+    next_key: str | None = None

@@ -1,0 +1,76 @@
+"""Run a mutation at most once per request id (AIP-155).
+
+The answer is stored with the change in the same transaction. A retry with the
+same id gets the stored answer and changes nothing, including when two copies
+race: the loser's insert of the request row fails, it rolls back, and it
+answers with the winner's stored result. The same id with a different request
+is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy import exc
+
+from services.common.errors import AlreadyExists, FieldViolation, InvalidArgument
+from services.inventory.adapters.orm import RequestRow
+from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+R = TypeVar("R")
+
+UNIQUE_VIOLATION = "23505"
+
+
+def _replay(row: RequestRow, method: str, fingerprint: str) -> bytes:
+    if row.method != method or row.fingerprint != fingerprint:
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    "request_id",
+                    f"already used for a different {row.method} request; use a new id",
+                )
+            ]
+        )
+    return row.response
+
+
+async def run_once(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    method: str,
+    request_id: str,
+    fingerprint: str,
+    work: Callable[[UnitOfWork], Awaitable[R]],
+    encode: Callable[[R], bytes],
+) -> bytes:
+    """The encoded answer of `work`, run once for this request id (every time if empty)."""
+    try:
+        async with uow_factory() as uow:
+            if request_id:
+                stored = await uow.repo.request(request_id)
+                if stored is not None:
+                    return _replay(stored, method, fingerprint)
+            answer = encode(await work(uow))
+            if request_id:
+                uow.repo.add(
+                    RequestRow(
+                        request_id=request_id,
+                        method=method,
+                        fingerprint=fingerprint,
+                        response=answer,
+                    )
+                )
+            await uow.commit()
+            return answer
+    except exc.IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        if request_id:
+            async with uow_factory() as uow:
+                stored = await uow.repo.request(request_id)
+                if stored is not None:
+                    return _replay(stored, method, fingerprint)
+        detail = getattr(getattr(error.orig, "diag", None), "message_detail", None)
+        raise AlreadyExists("record", detail or "with these keys") from error
