@@ -4,12 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test gen install lint typecheck check seed bench clean
+.PHONY: run test gen install lint typecheck seed clean
 
 run: install ## set up, start PostgreSQL (embedded unless MUSTER_DATABASE_URL), migrate, seed, serve
 	$(BIN)/muster run
 
-test: install ## the whole suite on PostgreSQL (see README for how the database is chosen)
+test: install ## lint, types, then the whole suite on PostgreSQL (README: which database)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 install: $(STAMP)
@@ -32,8 +35,6 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
-
-check: lint typecheck test
 
 seed: install ## load the Jilin reference network into MUSTER_DATABASE_URL (idempotent)
 	$(BIN)/muster seed

@@ -330,6 +330,12 @@ class Repository:
         return [to_standard(r) for r in (await self.session.scalars(query)).unique()]
 
     # ---------------------------------------------------------------- requests
+    async def lock_request(self, request_id: str) -> None:
+        """Hold copies of one request in line until this transaction ends."""
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(request_id, 0)))
+        )
+
     async def request(self, request_id: str) -> RequestRow | None:
         return await self.session.get(RequestRow, request_id)
 

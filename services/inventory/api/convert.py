@@ -128,7 +128,7 @@ def page(v: Violations, page_size: int, page_token: str) -> Page:
     after: str | None = None
     if page_token:
         try:
-            after = base64.urlsafe_b64decode(page_token.encode()).decode()
+            after = base64.b64decode(page_token.encode(), altchars=b"-_", validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             v.add("page_token", "is not a token this service gave out; start without one")
     return Page(size=max(size, 1), after_key=after)

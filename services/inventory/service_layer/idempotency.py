@@ -2,9 +2,10 @@
 
 The answer is stored with the change in the same transaction. A retry with the
 same id gets the stored answer and changes nothing, including when two copies
-race: the loser's insert of the request row fails, it rolls back, and it
-answers with the winner's stored result. The same id with a different request
-is refused.
+race: an advisory lock on the id holds the second copy until the first has
+committed, and it then finds the stored answer. (Should the lock ever be
+bypassed, the request row's primary key still refuses the second insert.)
+The same id with a different request is refused.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ async def run_once(
     try:
         async with uow_factory() as uow:
             if request_id:
+                await uow.repo.lock_request(request_id)
                 stored = await uow.repo.request(request_id)
                 if stored is not None:
                     return _replay(stored, method, fingerprint)

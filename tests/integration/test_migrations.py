@@ -1,0 +1,74 @@
+"""The migrations build the schema the models describe, and come back down cleanly."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from services.common.database import sync_engine
+from services.inventory.adapters import migrations
+from services.inventory.adapters.orm import SCHEMA, Base
+from tests.support.database import PgServer
+
+TABLES = {
+    "depots",
+    "locations",
+    "item_types",
+    "kit_templates",
+    "template_lines",
+    "kits",
+    "units",
+    "lots",
+    "reserve_standards",
+    "requests",
+}
+
+
+def _tables(url: str) -> set[str]:
+    engine = sync_engine(url)
+    try:
+        return set(inspect(engine).get_table_names(schema=SCHEMA)) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def _enum_types(url: str) -> set[str]:
+    engine = sync_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = :schema AND t.typtype = 'e'"
+            ),
+            {"schema": SCHEMA},
+        )
+        found = {r[0] for r in rows}
+    engine.dispose()
+    return found
+
+
+def test_upgrade_downgrade_to_base_and_upgrade_again_on_an_empty_database(pg: PgServer) -> None:
+    url = pg.new_database("muster_migrate")
+    migrations.upgrade(url)
+    assert _tables(url) == TABLES
+    migrations.downgrade(url, "base")
+    assert _tables(url) == set()
+    assert _enum_types(url) == set()
+    migrations.upgrade(url)
+    assert _tables(url) == TABLES
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = sync_engine(database_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_schemas": True,
+                "compare_type": True,
+                "version_table_schema": SCHEMA,
+                "include_name": lambda name, type_, _: type_ != "schema" or name == SCHEMA,
+            },
+        )
+        differences = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert differences == []
