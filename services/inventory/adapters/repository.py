@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +19,22 @@ from services.inventory.adapters.orm import (
     LotRow,
     RequestRow,
     ReserveStandardRow,
+    TemplateLineRow,
     UnitRow,
 )
 from services.inventory.domain import model
 from services.inventory.domain.model import Category, KitState, Page, PageOf, Tier
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The first answer to a mutation, kept by its request id."""
+
+    method: str
+    fingerprint: str
+    response: bytes
 
 
 def to_depot(row: DepotRow) -> model.Depot:
@@ -329,6 +342,151 @@ class Repository:
             query = query.where(ReserveStandardRow.template_code == template_code)
         return [to_standard(r) for r in (await self.session.scalars(query)).unique()]
 
+    # ---------------------------------------------------------------- writes
+    async def add_depot(self, depot: model.Depot, parent: DepotRow | None) -> DepotRow:
+        row = DepotRow(
+            code=depot.code,
+            name=depot.name,
+            tier=depot.tier,
+            city=depot.city,
+            latitude=depot.latitude,
+            longitude=depot.longitude,
+            floor_area_m2=depot.floor_area_m2,
+            parent=parent,
+        )
+        return await self._added(row)
+
+    async def touch_depot(self, row: DepotRow) -> None:
+        row.updated_at = func.now()
+        await self.session.flush()
+        await self.session.refresh(row)
+
+    async def add_location(self, loc: model.Location, depot: DepotRow) -> LocationRow:
+        row = LocationRow(
+            depot=depot, label=loc.label, zone=loc.zone, aisle=loc.aisle, shelf=loc.shelf
+        )
+        return await self._added(row)
+
+    async def add_item_type(self, item: model.ItemType) -> ItemTypeRow:
+        row = ItemTypeRow(
+            code=item.code,
+            name=item.name,
+            tracking_mode=item.tracking_mode,
+            unit=item.unit,
+            weight_kg=item.weight_kg,
+            volume_m3=item.volume_m3,
+            shelf_life_days=item.shelf_life_days,
+            inspection_interval_days=item.inspection_interval_days,
+            retire_after_days=item.retire_after_days,
+            gtin=item.gtin,
+        )
+        return await self._added(row)
+
+    async def add_template(
+        self,
+        template: model.KitTemplate,
+        items: dict[str, ItemTypeRow],
+    ) -> KitTemplateRow:
+        row = KitTemplateRow(
+            code=template.code,
+            version=template.version,
+            category=template.category,
+            name=template.name,
+        )
+        row.lines = [
+            TemplateLineRow(
+                item_type=items[ln.item_type_code],
+                position=i,
+                quantity=ln.quantity,
+                pacing=ln.pacing,
+            )
+            for i, ln in enumerate(template.lines)
+        ]
+        return await self._added(row)
+
+    async def add_kit(
+        self,
+        label: str,
+        template: KitTemplateRow,
+        depot: DepotRow,
+        location: LocationRow | None,
+        state: KitState,
+        state_valid_until: date | None,
+    ) -> KitRow:
+        row = KitRow(
+            label=label,
+            template=template,
+            depot=depot,
+            location=location,
+            state=state,
+            state_valid_until=state_valid_until,
+        )
+        return await self._added(row)
+
+    async def add_stock(
+        self,
+        contents: model.KitContents,
+        items: dict[str, ItemTypeRow],
+        depot: DepotRow,
+        location: LocationRow | None = None,
+        kit: KitRow | None = None,
+    ) -> None:
+        """Units and lots at a depot, in a kit or loose."""
+        where = {"kit": kit, "depot": depot, "location": location}
+        self.session.add_all(
+            [
+                UnitRow(
+                    item_type=items[u.item_type_code],
+                    serial=u.serial,
+                    condition=u.condition,
+                    expires_on=u.expires_on,
+                    last_inspected_on=u.last_inspected_on,
+                    next_inspection_on=u.next_inspection_on,
+                    **where,
+                )
+                for u in contents.units
+            ]
+        )
+        self.session.add_all(
+            [
+                LotRow(
+                    item_type=items[lt.item_type_code],
+                    lot_number=lt.lot_number,
+                    quantity=lt.quantity,
+                    condition=lt.condition,
+                    expires_on=lt.expires_on,
+                    next_inspection_on=lt.next_inspection_on,
+                    **where,
+                )
+                for lt in contents.lots
+            ]
+        )
+        await self.session.flush()
+
+    async def set_standard(
+        self, standard: model.ReserveStandard, depot: DepotRow | None
+    ) -> ReserveStandardRow:
+        row = await self.standard_row(
+            standard.template_code, standard.tier, depot.id if depot else None
+        )
+        if row is None:
+            row = ReserveStandardRow(
+                template_code=standard.template_code,
+                tier=standard.tier,
+                depot=depot,
+                quantity=standard.quantity,
+            )
+            return await self._added(row)
+        row.quantity = standard.quantity
+        await self.session.flush()
+        return row
+
+    async def _added(self, row: R) -> R:
+        self.session.add(row)
+        await self.session.flush()
+        await self.session.refresh(row)
+        return row
+
     # ---------------------------------------------------------------- requests
     async def lock_request(self, request_id: str) -> None:
         """Hold copies of one request in line until this transaction ends."""
@@ -336,14 +494,16 @@ class Repository:
             select(func.pg_advisory_xact_lock(func.hashtextextended(request_id, 0)))
         )
 
-    async def request(self, request_id: str) -> RequestRow | None:
-        return await self.session.get(RequestRow, request_id)
+    async def request(self, request_id: str) -> StoredAnswer | None:
+        row = await self.session.get(RequestRow, request_id)
+        return StoredAnswer(row.method, row.fingerprint, row.response) if row else None
 
-    def add(self, row: object) -> None:
-        self.session.add(row)
-
-    def add_all(self, rows: Sequence[object]) -> None:
-        self.session.add_all(rows)
+    def save_answer(self, request_id: str, method: str, fingerprint: str, answer: bytes) -> None:
+        self.session.add(
+            RequestRow(
+                request_id=request_id, method=method, fingerprint=fingerprint, response=answer
+            )
+        )
 
     async def flush(self) -> None:
         await self.session.flush()

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func
-
 from services.common.errors import (
     AlreadyExists,
     FieldViolation,
@@ -15,17 +13,7 @@ from services.common.errors import (
     NotFound,
     PreconditionFailed,
 )
-from services.inventory.adapters.orm import (
-    DepotRow,
-    ItemTypeRow,
-    KitRow,
-    KitTemplateRow,
-    LocationRow,
-    LotRow,
-    ReserveStandardRow,
-    TemplateLineRow,
-    UnitRow,
-)
+from services.inventory.adapters.orm import DepotRow, ItemTypeRow
 from services.inventory.adapters.repository import (
     to_depot,
     to_item_type,
@@ -72,19 +60,7 @@ async def create_depot(cmd: commands.CreateDepot, uow: UnitOfWork) -> model.Depo
     if await uow.repo.depot_row(depot.code) is not None:
         raise AlreadyExists("depot", depot.code)
     parent = await _parent_row(uow, depot.parent_code, "depot.parent_code")
-    row = DepotRow(
-        code=depot.code,
-        name=depot.name,
-        tier=depot.tier,
-        city=depot.city,
-        latitude=depot.latitude,
-        longitude=depot.longitude,
-        floor_area_m2=depot.floor_area_m2,
-        parent=parent,
-    )
-    uow.repo.add(row)
-    await uow.repo.flush()
-    await uow.session.refresh(row)
+    row = await uow.repo.add_depot(depot, parent)
     return to_depot(row)
 
 
@@ -99,9 +75,7 @@ async def update_depot(cmd: commands.UpdateDepot, uow: UnitOfWork) -> model.Depo
             row.parent = await _parent_row(uow, value, "depot.parent_code")
         else:
             setattr(row, name, value)
-    row.updated_at = func.now()
-    await uow.repo.flush()
-    await uow.session.refresh(row)
+    await uow.repo.touch_depot(row)
     return to_depot(row)
 
 
@@ -128,9 +102,7 @@ async def create_location(cmd: commands.CreateLocation, uow: UnitOfWork) -> mode
     depot = await _depot_row(uow, loc.depot_code)
     if await uow.repo.location_row(loc.label) is not None:
         raise AlreadyExists("location", loc.label)
-    row = LocationRow(depot=depot, label=loc.label, zone=loc.zone, aisle=loc.aisle, shelf=loc.shelf)
-    uow.repo.add(row)
-    await uow.repo.flush()
+    row = await uow.repo.add_location(loc, depot)
     return to_location(row)
 
 
@@ -150,20 +122,7 @@ async def create_item_type(cmd: commands.CreateItemType, uow: UnitOfWork) -> mod
         raise AlreadyExists("item type", item.code)
     if item.gtin and await uow.repo.gtin_taken(item.gtin):
         raise AlreadyExists("GTIN", item.gtin)
-    row = ItemTypeRow(
-        code=item.code,
-        name=item.name,
-        tracking_mode=item.tracking_mode,
-        unit=item.unit,
-        weight_kg=item.weight_kg,
-        volume_m3=item.volume_m3,
-        shelf_life_days=item.shelf_life_days,
-        inspection_interval_days=item.inspection_interval_days,
-        retire_after_days=item.retire_after_days,
-        gtin=item.gtin,
-    )
-    uow.repo.add(row)
-    await uow.repo.flush()
+    row = await uow.repo.add_item_type(item)
     return to_item_type(row)
 
 
@@ -187,16 +146,8 @@ async def publish_kit_template(
     if unknown:
         raise InvalidArgument(unknown)
     version = await uow.repo.latest_template_version(cmd.code) + 1
-    row = KitTemplateRow(code=cmd.code, version=version, category=cmd.category, name=cmd.name)
-    row.lines = [
-        TemplateLineRow(
-            item_type=items[ln.item_type_code], position=i, quantity=ln.quantity, pacing=ln.pacing
-        )
-        for i, ln in enumerate(cmd.lines)
-    ]
-    uow.repo.add(row)
-    await uow.repo.flush()
-    await uow.session.refresh(row)
+    template = model.KitTemplate(cmd.code, version, cmd.category, cmd.name, cmd.lines)
+    row = await uow.repo.add_template(template, items)
     return to_template(row)
 
 
@@ -292,19 +243,10 @@ async def create_kit(cmd: commands.CreateKit, uow: UnitOfWork, today: date) -> K
 
     contents = model.KitContents(cmd.units, cmd.lots)
     assessment = assess(lines, contents, today)
-    kit = KitRow(
-        label=cmd.label,
-        template=template,
-        depot=depot,
-        location=location,
-        state=assessment.state,
-        state_valid_until=assessment.valid_until,
+    kit = await uow.repo.add_kit(
+        cmd.label, template, depot, location, assessment.state, assessment.valid_until
     )
-    uow.repo.add(kit)
-    uow.repo.add_all(_unit_rows(kit, depot, location, cmd.units, items))
-    uow.repo.add_all(_lot_rows(kit, depot, location, cmd.lots, items))
-    await uow.repo.flush()
-    await uow.session.refresh(kit)
+    await uow.repo.add_stock(contents, items, depot, location, kit)
     return KitView(to_kit(kit), contents, assessment)
 
 
@@ -326,52 +268,6 @@ async def _refuse_taken_serials(
         taken = await uow.repo.serials_taken(items[code].id, serials)
         if taken:
             raise AlreadyExists("unit", f"{code} serial {taken[0]}")
-
-
-def _unit_rows(
-    kit: KitRow,
-    depot: DepotRow,
-    location: LocationRow | None,
-    units: Sequence[model.Unit],
-    items: dict[str, ItemTypeRow],
-) -> list[UnitRow]:
-    return [
-        UnitRow(
-            item_type=items[u.item_type_code],
-            serial=u.serial,
-            kit=kit,
-            depot=depot,
-            location=location,
-            condition=u.condition,
-            expires_on=u.expires_on,
-            last_inspected_on=u.last_inspected_on,
-            next_inspection_on=u.next_inspection_on,
-        )
-        for u in units
-    ]
-
-
-def _lot_rows(
-    kit: KitRow,
-    depot: DepotRow,
-    location: LocationRow | None,
-    lots: Sequence[model.Lot],
-    items: dict[str, ItemTypeRow],
-) -> list[LotRow]:
-    return [
-        LotRow(
-            item_type=items[lot.item_type_code],
-            lot_number=lot.lot_number,
-            kit=kit,
-            depot=depot,
-            location=location,
-            quantity=lot.quantity,
-            condition=lot.condition,
-            expires_on=lot.expires_on,
-            next_inspection_on=lot.next_inspection_on,
-        )
-        for lot in lots
-    ]
 
 
 async def get_kit(label: str, uow: UnitOfWork, today: date) -> KitView:
@@ -426,15 +322,7 @@ async def set_reserve_standard(
     if not await uow.repo.template_code_exists(std.template_code):
         raise NotFound("kit template", std.template_code)
     depot = await _depot_row(uow, std.depot_code) if std.depot_code else None
-    row = await uow.repo.standard_row(std.template_code, std.tier, depot.id if depot else None)
-    if row is None:
-        row = ReserveStandardRow(
-            template_code=std.template_code, tier=std.tier, depot=depot, quantity=std.quantity
-        )
-        uow.repo.add(row)
-    else:
-        row.quantity = std.quantity
-    await uow.repo.flush()
+    row = await uow.repo.set_standard(std, depot)
     return to_standard(row)
 
 
@@ -456,32 +344,4 @@ async def add_loose_stock(
         {u.item_type_code for u in units} | {lot.item_type_code for lot in lots}
     )
     await _refuse_taken_serials(uow, units, items)
-    uow.repo.add_all(
-        [
-            UnitRow(
-                item_type=items[u.item_type_code],
-                serial=u.serial,
-                depot=depot,
-                condition=u.condition,
-                expires_on=u.expires_on,
-                last_inspected_on=u.last_inspected_on,
-                next_inspection_on=u.next_inspection_on,
-            )
-            for u in units
-        ]
-    )
-    uow.repo.add_all(
-        [
-            LotRow(
-                item_type=items[lt.item_type_code],
-                lot_number=lt.lot_number,
-                depot=depot,
-                quantity=lt.quantity,
-                condition=lt.condition,
-                expires_on=lt.expires_on,
-                next_inspection_on=lt.next_inspection_on,
-            )
-            for lt in lots
-        ]
-    )
-    await uow.repo.flush()
+    await uow.repo.add_stock(model.KitContents(tuple(units), tuple(lots)), items, depot)

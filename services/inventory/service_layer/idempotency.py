@@ -16,7 +16,7 @@ from typing import TypeVar
 from sqlalchemy import exc
 
 from services.common.errors import AlreadyExists, FieldViolation, InvalidArgument
-from services.inventory.adapters.orm import RequestRow
+from services.inventory.adapters.repository import StoredAnswer
 from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 R = TypeVar("R")
@@ -24,7 +24,7 @@ R = TypeVar("R")
 UNIQUE_VIOLATION = "23505"
 
 
-def _replay(row: RequestRow, method: str, fingerprint: str) -> bytes:
+def _replay(row: StoredAnswer, method: str, fingerprint: str) -> bytes:
     if row.method != method or row.fingerprint != fingerprint:
         raise InvalidArgument(
             [
@@ -56,14 +56,7 @@ async def run_once(
                     return _replay(stored, method, fingerprint)
             answer = encode(await work(uow))
             if request_id:
-                uow.repo.add(
-                    RequestRow(
-                        request_id=request_id,
-                        method=method,
-                        fingerprint=fingerprint,
-                        response=answer,
-                    )
-                )
+                uow.repo.save_answer(request_id, method, fingerprint, answer)
             await uow.commit()
             return answer
     except exc.IntegrityError as error:
