@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml $(shell find proto -name '*.proto') scripts/gen_protos.
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "grpcio-tools==1.85.1" "googleapis-common-protos>=1.70"
 	$(BIN)/python scripts/gen_protos.py
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install -qq -e ".[dev]"
 	@touch $(STAMP)
 
 gen: ## regenerate code from proto/ (never edit gen/ by hand)
