@@ -156,3 +156,20 @@ async def test_locations_belong_to_a_depot(stub) -> None:
         ),
         grpc.StatusCode.NOT_FOUND,
     )
+
+
+async def test_parent_change_that_makes_a_loop_is_refused(stub) -> None:
+    top, middle = f.depot(tier=pb.TIER_PROVINCIAL, floor_area_m2=2000), f.depot()
+    await stub.CreateDepot(pb.CreateDepotRequest(depot=top))
+    await stub.CreateDepot(
+        pb.CreateDepotRequest(depot=f.depot(code=middle.code, parent_code=top.code))
+    )
+    for parent in (middle.code, top.code):
+        mask = FieldMask(paths=["parent_code"])
+        change = pb.Depot(code=top.code, parent_code=parent)
+        error = await fails(
+            stub.UpdateDepot(pb.UpdateDepotRequest(depot=change, update_mask=mask)), INVALID
+        )
+        assert "loop" in violations(error)["depot.parent_code"]
+    got = await stub.GetDepot(pb.GetDepotRequest(code=top.code))
+    assert got.depot.parent_code == ""

@@ -145,6 +145,11 @@ class Repository:
     async def depot_row(self, code: str) -> DepotRow | None:
         return await self.session.scalar(select(DepotRow).where(DepotRow.code == code))
 
+    async def parent_of(self, row: DepotRow) -> DepotRow | None:
+        if row.parent_id is None:
+            return None
+        return await self.session.get(DepotRow, row.parent_id)
+
     async def list_depots(
         self, page: Page, tier: Tier | None = None, city: str | None = None
     ) -> PageOf[model.Depot]:

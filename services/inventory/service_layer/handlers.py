@@ -68,15 +68,26 @@ async def update_depot(cmd: commands.UpdateDepot, uow: UnitOfWork) -> model.Depo
     row = await _depot_row(uow, cmd.code)
     for name, value in cmd.changes.items():
         if name == "parent_code":
-            if value == cmd.code:
-                raise InvalidArgument(
-                    [FieldViolation("depot.parent_code", "a depot cannot be its own parent")]
-                )
-            row.parent = await _parent_row(uow, value, "depot.parent_code")
+            parent = await _parent_row(uow, value, "depot.parent_code")
+            await _refuse_cycle(uow, cmd.code, parent)
+            row.parent = parent
         else:
             setattr(row, name, value)
     await uow.repo.touch_depot(row)
     return to_depot(row)
+
+
+async def _refuse_cycle(uow: UnitOfWork, code: str, parent: DepotRow | None) -> None:
+    """A depot may not report to itself, directly or through its parents."""
+    chain: list[str] = []
+    while parent is not None:
+        chain.append(parent.code)
+        if parent.code == code:
+            path = " -> ".join([code, *chain])
+            raise InvalidArgument(
+                [FieldViolation("depot.parent_code", f"would make a reporting loop: {path}")]
+            )
+        parent = await uow.repo.parent_of(parent)
 
 
 async def get_depot(code: str, uow: UnitOfWork) -> model.Depot:
