@@ -173,3 +173,36 @@ async def test_parent_change_that_makes_a_loop_is_refused(stub) -> None:
         assert "loop" in violations(error)["depot.parent_code"]
     got = await stub.GetDepot(pb.GetDepotRequest(code=top.code))
     assert got.depot.parent_code == ""
+
+
+async def test_control_characters_in_text_are_invalid_not_internal(stub) -> None:
+    error = await fails(
+        stub.CreateDepot(pb.CreateDepotRequest(depot=f.depot(name="a\x00b"))), INVALID
+    )
+    assert "depot.name" in violations(error)
+
+
+async def test_depot_without_a_location_is_invalid(stub) -> None:
+    depot = f.depot()
+    depot.ClearField("location")
+    error = await fails(stub.CreateDepot(pb.CreateDepotRequest(depot=depot)), INVALID)
+    assert "depot.location" in violations(error)
+
+
+async def test_request_id_with_spaces_is_invalid(stub) -> None:
+    error = await fails(
+        stub.CreateDepot(pb.CreateDepotRequest(request_id="x" * 128 + "  ", depot=f.depot())),
+        INVALID,
+    )
+    assert "request_id" in violations(error)
+
+
+async def test_page_token_of_another_list_is_invalid(stub) -> None:
+    for _ in range(2):
+        await stub.CreateItemType(pb.CreateItemTypeRequest(item_type=f.item_type()))
+    items = await stub.ListItemTypes(pb.ListItemTypesRequest(page_size=1))
+    assert items.next_page_token
+    error = await fails(
+        stub.ListDepots(pb.ListDepotsRequest(page_token=items.next_page_token)), INVALID
+    )
+    assert "page_token" in violations(error)

@@ -264,3 +264,88 @@ async def test_item_type_with_bad_gtin_is_invalid(stub) -> None:
         INVALID,
     )
     assert "item_type.gtin" in violations(error)
+
+
+async def test_unit_never_inspected_of_an_inspected_type_makes_the_kit_incomplete(stub, world):
+    request = _kit_request(world)
+    for unit in request.units:
+        unit.ClearField("next_inspection_date")
+    got = await stub.CreateKit(request)
+    assert got.kit.state == pb.Kit.STATE_INCOMPLETE
+    [shortfall] = got.shortfalls
+    assert {f.reason for f in shortfall.faults} == {pb.SHORTFALL_REASON_INSPECTION_OVERDUE}
+
+
+async def test_last_inspection_sets_the_next_from_the_interval(stub, world):
+    request = _kit_request(world)
+    for unit in request.units:
+        unit.ClearField("next_inspection_date")
+        unit.last_inspection_date.CopyFrom(f.date("2026-11-20"))
+    await stub.CreateKit(request)
+    got = await stub.GetKit(pb.GetKitRequest(label=request.label))
+    assert got.kit.state == pb.Kit.STATE_READY
+    assert {(u.next_inspection_date.month, u.next_inspection_date.day) for u in got.units} == {
+        (12, 20)
+    }
+
+
+async def test_lot_of_an_expiring_item_needs_an_expiry_date(stub, world):
+    request = _kit_request(world)
+    request.lots[0].ClearField("expiry_date")
+    error = await fails(stub.CreateKit(request), INVALID)
+    assert "lots[0].expiry_date" in violations(error)
+
+
+async def test_concurrent_publishes_of_one_code_get_distinct_versions(stub, world):
+    _, boat, _, template = world
+    v_next = pb.KitTemplate(
+        code=template.code,
+        category=template.category,
+        name="again",
+        lines=[pb.TemplateLine(item_type_code=boat.code, quantity=1)],
+    )
+    answers = await asyncio.gather(
+        *(
+            stub.CreateKitTemplate(
+                pb.CreateKitTemplateRequest(request_id=f.request_id(), template=v_next)
+            )
+            for _ in range(6)
+        )
+    )
+    assert sorted(a.template.version for a in answers) == [2, 3, 4, 5, 6, 7]
+
+
+async def test_concurrent_standards_for_one_target_all_succeed(stub, world):
+    template = world[3]
+    answers = await asyncio.gather(
+        *(
+            stub.SetReserveStandard(
+                pb.SetReserveStandardRequest(
+                    standard=pb.ReserveStandard(
+                        template_code=template.code, tier=pb.TIER_REGIONAL, quantity=n
+                    )
+                )
+            )
+            for n in range(1, 7)
+        )
+    )
+    assert len(answers) == 6
+    listed = await stub.ListReserveStandards(
+        pb.ListReserveStandardsRequest(template_code=template.code)
+    )
+    assert [s.quantity for s in listed.standards if s.tier == pb.TIER_REGIONAL] in (
+        [[n] for n in range(1, 7)]
+    )
+
+
+async def test_two_kits_racing_for_one_serial_leave_no_half_kit(stub, world):
+    first, second = _kit_request(world), _kit_request(world)
+    second.units[0].serial = first.units[0].serial
+    outcomes = await asyncio.gather(
+        stub.CreateKit(first), stub.CreateKit(second), return_exceptions=True
+    )
+    failures = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert len(failures) == 1
+    assert failures[0].code() in (grpc.StatusCode.ABORTED, grpc.StatusCode.ALREADY_EXISTS)
+    loser = second if outcomes[1] is failures[0] else first
+    await fails(stub.GetKit(pb.GetKitRequest(label=loser.label)), grpc.StatusCode.NOT_FOUND)

@@ -77,13 +77,31 @@ def test_missing_ordinary_item_is_item_missing() -> None:
     assert shortfall.reason is ShortfallReason.ITEM_MISSING
 
 
-def test_overdue_inspection_names_the_unit() -> None:
+def test_overdue_inspection_on_a_pacing_line_is_pacing_item_missing_naming_the_unit() -> None:
     contents = _full()
     overdue = _unit("BOAT", "B1", next_inspection_on=TODAY - timedelta(days=1))
     units = (overdue, *contents.units[1:])
     [shortfall] = assess(LINES, KitContents(units, contents.lots), TODAY).shortfalls
+    assert shortfall.reason is ShortfallReason.PACING_ITEM_MISSING
+    assert [(f.serial, f.reason) for f in shortfall.faults] == [
+        ("B1", ShortfallReason.INSPECTION_OVERDUE)
+    ]
+
+
+def test_overdue_inspection_on_an_ordinary_line_is_the_line_reason() -> None:
+    contents = _full()
+    overdue = _unit("PFD", "P1", next_inspection_on=TODAY - timedelta(days=1))
+    units = tuple(overdue if u.serial == "P1" else u for u in contents.units)
+    [shortfall] = assess(LINES, KitContents(units, contents.lots), TODAY).shortfalls
     assert shortfall.reason is ShortfallReason.INSPECTION_OVERDUE
-    assert shortfall.faults[0].serial == "B1"
+
+
+def test_a_unit_that_must_be_inspected_and_never_was_does_not_count() -> None:
+    lines = (TemplateLine("PFD", 1, inspection_interval_days=365),)
+    never = KitContents((_unit("PFD", "P1"),), ())
+    [shortfall] = assess(lines, never, TODAY).shortfalls
+    assert shortfall.reason is ShortfallReason.INSPECTION_OVERDUE
+    assert assess((TemplateLine("PFD", 1),), never, TODAY).ready
 
 
 def test_inspection_due_today_still_counts() -> None:
@@ -99,6 +117,7 @@ def test_unserviceable_and_quarantined_units_do_not_count() -> None:
         (Condition.UNSERVICEABLE, ShortfallReason.UNSERVICEABLE),
         (Condition.QUARANTINED, ShortfallReason.QUARANTINED),
         (Condition.EXPIRED, ShortfallReason.UNIT_EXPIRED),
+        (Condition.LOST, ShortfallReason.LOST),
     ]:
         bad = _unit("PFD", "P1", condition=condition)
         units = tuple(bad if u.serial == "P1" else u for u in contents.units)

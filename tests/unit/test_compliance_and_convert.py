@@ -39,6 +39,11 @@ def test_area_against_tier_minimum(tier: Tier, area: float, compliant: bool) -> 
         ("4006381333931", True),  # GTIN-13
         ("12345", False),
         ("0695000000034A", False),
+        (
+            "\u0660\u0666\u0669\u0665\u0660\u0660\u0660\u0660\u0660\u0660\u0660\u0663\u0664\u0667",
+            False,
+        ),
+        ("1234567\u00b2", False),
     ],
 )
 def test_gtin_check_digit(gtin: str, ok: bool) -> None:
@@ -52,18 +57,53 @@ def test_gtin_check_digit(gtin: str, ok: bool) -> None:
 
 def test_page_token_round_trip_and_garbage() -> None:
     v = Violations()
-    page = convert.page(v, 10, convert.page_token("D-CORPS"))
+    page = convert.page(v, 10, convert.page_token("D-CORPS", "depots"), "depots")
     assert page.after_key == "D-CORPS" and page.size == 10 and not v.items
-    convert.page(v, -1, "%%%")
+    convert.page(v, -1, "%%%", "depots")
     assert [x.field for x in v.items] == ["page_size", "page_token"]
 
 
+def test_page_token_only_works_on_the_list_that_gave_it() -> None:
+    v = Violations()
+    assert convert.page(v, 10, convert.page_token("K1", "kits"), "depots").after_key is None
+    assert [x.field for x in v.items] == ["page_token"]
+
+
+def test_page_token_with_control_characters_is_refused() -> None:
+    v = Violations()
+    convert.page(v, 10, convert.page_token("A\x00B", "depots"), "depots")
+    assert [x.field for x in v.items] == ["page_token"]
+
+
 def test_page_size_is_capped() -> None:
-    assert convert.page(Violations(), 10_000, "").size == convert.MAX_PAGE_SIZE
-    assert convert.page(Violations(), 0, "").size == convert.DEFAULT_PAGE_SIZE
+    assert convert.page(Violations(), 10_000, "", "depots").size == convert.MAX_PAGE_SIZE
+    assert convert.page(Violations(), 0, "", "depots").size == convert.DEFAULT_PAGE_SIZE
 
 
 def test_impossible_date_is_a_violation() -> None:
     v = Violations()
     assert convert.date_to_domain(v, "d", date_pb2.Date(year=2026, month=2, day=30)) is None
     assert v.items[0].description == "2026-02-30 is not a date"
+
+
+def test_dates_outside_the_service_range_are_violations() -> None:
+    v = Violations()
+    assert convert.date_to_domain(v, "d", date_pb2.Date(year=9999, month=12, day=31)) is None
+    assert v.items[0].field == "d"
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "tab\there", "new\nline"])
+def test_text_with_control_characters_is_a_violation(value: str) -> None:
+    v = Violations()
+    convert.text(v, "name", value)
+    assert [x.field for x in v.items] == ["name"]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("", True), ("a" * 128, True), ("a" * 129, False), (" padded ", False), ("ünï", False)],
+)
+def test_request_id_is_used_exactly_as_sent(value: str, ok: bool) -> None:
+    v = Violations()
+    convert.request_id(v, value)
+    assert (not v.items) is ok

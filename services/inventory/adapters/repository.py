@@ -73,7 +73,13 @@ def to_item_type(row: ItemTypeRow) -> model.ItemType:
 
 def to_template(row: KitTemplateRow) -> model.KitTemplate:
     lines = tuple(
-        model.TemplateLine(line.item_type.code, line.quantity, line.pacing) for line in row.lines
+        model.TemplateLine(
+            line.item_type.code,
+            line.quantity,
+            line.pacing,
+            inspection_interval_days=line.item_type.inspection_interval_days,
+        )
+        for line in row.lines
     )
     return model.KitTemplate(
         code=row.code,
@@ -243,7 +249,12 @@ class Repository:
             code, _, version = page.after_key.rpartition("@")
             query = query.where(
                 tuple_(KitTemplateRow.code, KitTemplateRow.version)
-                > (code, int(version) if version.isdigit() else 0)
+                > (
+                    code,
+                    int(version)
+                    if version.isascii() and version.isdigit() and len(version) < 10
+                    else 0,
+                )
             )
         rows = (await self.session.scalars(query)).unique().all()
         items, next_key = _paged(rows, page.size, lambda r: f"{r.code}@{r.version}")
@@ -273,7 +284,8 @@ class Repository:
             KitRow.state.in_([KitState.READY, KitState.INCOMPLETE]),
             KitRow.state_valid_until <= today,
         )
-        return list((await self.session.scalars(query.with_for_update(of=KitRow))).unique())
+        query = query.order_by(KitRow.id).with_for_update(of=KitRow, skip_locked=True)
+        return list((await self.session.scalars(query)).unique())
 
     async def list_kits(
         self,
@@ -361,7 +373,9 @@ class Repository:
         )
         return await self._added(row)
 
-    async def touch_depot(self, row: DepotRow) -> None:
+    async def update_depot(self, row: DepotRow, changes: dict[str, object]) -> None:
+        for name, value in changes.items():
+            setattr(row, name, value)
         row.updated_at = func.now()
         await self.session.flush()
         await self.session.refresh(row)
@@ -408,6 +422,9 @@ class Repository:
             for i, ln in enumerate(template.lines)
         ]
         return await self._added(row)
+
+    def set_kit_state(self, row: KitRow, state: KitState, valid_until: date | None) -> None:
+        row.state, row.state_valid_until = state, valid_until
 
     async def add_kit(
         self,
@@ -493,10 +510,10 @@ class Repository:
         return row
 
     # ---------------------------------------------------------------- requests
-    async def lock_request(self, request_id: str) -> None:
-        """Hold copies of one request in line until this transaction ends."""
+    async def lock(self, key: str) -> None:
+        """Hold others taking the same key in line until this transaction ends."""
         await self.session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(request_id, 0)))
+            select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0)))
         )
 
     async def request(self, request_id: str) -> StoredAnswer | None:

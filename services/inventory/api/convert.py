@@ -6,9 +6,11 @@ import base64
 import binascii
 import enum
 import math
+import string
 from datetime import date, datetime
 from typing import TypeVar
 
+from biip.checksums import gs1_standard_check_digit
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
@@ -50,6 +52,10 @@ def enum_to_proto(wrapper: EnumTypeWrapper, value: enum.Enum | None, prefix: str
     return 0 if value is None else wrapper.Value(f"{prefix}{value.value}")
 
 
+def _has_control(value: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 def text(
     v: Violations, path: str, value: str, *, required: bool = True, limit: int = MAX_TEXT
 ) -> str:
@@ -58,14 +64,28 @@ def text(
         v.add(path, "must not be empty")
     elif len(value) > limit:
         v.add(path, f"must be at most {limit} characters, not {len(value)}")
+    elif _has_control(value):
+        v.add(path, "must not hold control characters (NUL, tab, newline, ...)")
     return value
 
 
+CODE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_/.")
+
+
 def code(v: Violations, path: str, value: str, *, required: bool = True) -> str:
-    """Identifiers people type and scan: letters, digits, '-', '_', '/', '.'."""
+    """Identifiers people type and scan: ASCII letters, digits, '-', '_', '/', '.'."""
     value = text(v, path, value, required=required, limit=64)
-    if value and not all(c.isalnum() or c in "-_/." for c in value):
-        v.add(path, f"{value!r} may hold only letters, digits and - _ / .")
+    if value and not set(value) <= CODE_CHARACTERS:
+        v.add(path, f"{value!r} may hold only ASCII letters, digits and - _ / .")
+    return value
+
+
+def request_id(v: Violations, value: str) -> str:
+    """Optional; used exactly as sent, so it must be printable ASCII without spaces."""
+    if len(value) > 128:
+        v.add("request_id", f"must be at most 128 characters, not {len(value)}")
+    elif value and not (value.isascii() and value.isprintable() and " " not in value):
+        v.add("request_id", "must be printable ASCII without spaces (a UUID is best)")
     return value
 
 
@@ -97,14 +117,21 @@ def optional_days(v: Violations, path: str, value: int) -> int | None:
     return value or None
 
 
+EARLIEST_YEAR, LATEST_YEAR = 1950, 2200
+
+
 def date_to_domain(v: Violations, path: str, value: date_pb2.Date) -> date | None:
     if value.year == 0 and value.month == 0 and value.day == 0:
         return None
     try:
-        return date(value.year, value.month, value.day)
+        found = date(value.year, value.month, value.day)
     except ValueError:
         v.add(path, f"{value.year:04d}-{value.month:02d}-{value.day:02d} is not a date")
         return None
+    if not EARLIEST_YEAR <= found.year <= LATEST_YEAR:
+        v.add(path, f"{found} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
+        return None
+    return found
 
 
 def date_to_proto(value: date | None) -> date_pb2.Date | None:
@@ -121,21 +148,28 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def page(v: Violations, page_size: int, page_token: str) -> Page:
+def page(v: Violations, page_size: int, page_token: str, kind: str) -> Page:
+    """The page a list request asks for; a token only works on the list that gave it out."""
     if page_size < 0:
         v.add("page_size", f"must not be negative, not {page_size}")
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     after: str | None = None
     if page_token:
         try:
-            after = base64.b64decode(page_token.encode(), altchars=b"-_", validate=True).decode()
+            raw = base64.b64decode(page_token.encode(), altchars=b"-_", validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            v.add("page_token", "is not a token this service gave out; start without one")
+            raw = ""
+        token_kind, _, after = raw.partition("|")
+        if token_kind != kind or not after or _has_control(after) or len(after) > 200:
+            v.add("page_token", f"is not a token this list of {kind} gave out; start without one")
+            after = None
     return Page(size=max(size, 1), after_key=after)
 
 
-def page_token(next_key: str | None) -> str:
-    return base64.urlsafe_b64encode(next_key.encode()).decode() if next_key else ""
+def page_token(next_key: str | None, kind: str) -> str:
+    if not next_key:
+        return ""
+    return base64.urlsafe_b64encode(f"{kind}|{next_key}".encode()).decode()
 
 
 def gtin(v: Violations, path: str, value: str) -> str | None:
@@ -143,13 +177,11 @@ def gtin(v: Violations, path: str, value: str) -> str | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) not in (8, 12, 13, 14):
+    if not (value.isascii() and value.isdigit()) or len(value) not in (8, 12, 13, 14):
         v.add(path, f"{value!r} is not a GTIN (8, 12, 13 or 14 digits)")
         return None
     digits = value.zfill(14)
-    body, check = digits[:-1], int(digits[-1])
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
-    if (10 - total % 10) % 10 != check:
+    if gs1_standard_check_digit(digits[:-1]) != int(digits[-1]):
         v.add(path, f"{value!r} has a wrong check digit")
         return None
     return digits

@@ -33,10 +33,6 @@ REASON = (pb.ShortfallReason, "SHORTFALL_REASON_")
 DEPOT_FIELDS = {"name", "tier", "city", "location", "floor_area_m2", "parent_code"}
 
 
-def request_id(v: Violations, value: str) -> str:
-    return c.text(v, "request_id", value, required=False, limit=128)
-
-
 # ------------------------------------------------------------------ depots
 
 
@@ -50,6 +46,8 @@ def _depot_fields(v: Violations, d: pb.Depot, paths: set[str]) -> dict[str, obje
     if "city" in paths:
         out["city"] = c.code(v, "depot.city", d.city)
     if "location" in paths:
+        if not d.HasField("location"):
+            v.add("depot.location", "is required: the depot's latitude and longitude")
         out["latitude"] = c.number(
             v, "depot.location.latitude", d.location.latitude, minimum=-90, maximum=90
         )
@@ -57,7 +55,9 @@ def _depot_fields(v: Violations, d: pb.Depot, paths: set[str]) -> dict[str, obje
             v, "depot.location.longitude", d.location.longitude, minimum=-180, maximum=180
         )
     if "floor_area_m2" in paths:
-        out["floor_area_m2"] = c.number(v, "depot.floor_area_m2", d.floor_area_m2, minimum=0)
+        out["floor_area_m2"] = c.number(
+            v, "depot.floor_area_m2", d.floor_area_m2, minimum=0, maximum=1_000_000
+        )
     if "parent_code" in paths:
         out["parent_code"] = c.code(v, "depot.parent_code", d.parent_code, required=False) or None
     return out
@@ -65,7 +65,7 @@ def _depot_fields(v: Violations, d: pb.Depot, paths: set[str]) -> dict[str, obje
 
 def to_create_depot(r: pb.CreateDepotRequest) -> commands.CreateDepot:
     v = Violations()
-    request_id(v, r.request_id)
+    c.request_id(v, r.request_id)
     code = c.code(v, "depot.code", r.depot.code)
     if not r.HasField("depot"):
         v.add("depot", "is required")
@@ -76,7 +76,7 @@ def to_create_depot(r: pb.CreateDepotRequest) -> commands.CreateDepot:
 
 def to_update_depot(r: pb.UpdateDepotRequest) -> commands.UpdateDepot:
     v = Violations()
-    request_id(v, r.request_id)
+    c.request_id(v, r.request_id)
     code = c.code(v, "depot.code", r.depot.code)
     paths = set(r.update_mask.paths)
     if not paths:
@@ -106,7 +106,7 @@ def depot(d: model.Depot) -> pb.Depot:
 
 def to_list_depots(r: pb.ListDepotsRequest) -> tuple[Page, Tier | None, str | None]:
     v = Violations()
-    page = c.page(v, r.page_size, r.page_token)
+    page = c.page(v, r.page_size, r.page_token, "depots")
     tier = c.enum_to_domain(v, "tier", TIER[0], r.tier, Tier, TIER[1], required=False)
     city = c.code(v, "city", r.city, required=False) or None
     v.raise_if_any()
@@ -129,7 +129,7 @@ def compliance(a: AreaCompliance) -> pb.DepotCompliance:
 
 def to_create_location(r: pb.CreateLocationRequest) -> commands.CreateLocation:
     v = Violations()
-    request_id(v, r.request_id)
+    c.request_id(v, r.request_id)
     loc = r.location
     result = model.Location(
         depot_code=c.code(v, "location.depot_code", loc.depot_code),
@@ -153,7 +153,7 @@ def location(loc: model.Location) -> pb.Location:
 
 def to_create_item_type(r: pb.CreateItemTypeRequest) -> commands.CreateItemType:
     v = Violations()
-    request_id(v, r.request_id)
+    c.request_id(v, r.request_id)
     it = r.item_type
     mode = c.enum_to_domain(
         v, "item_type.tracking_mode", TRACKING[0], it.tracking_mode, TrackingMode, TRACKING[1]
@@ -163,8 +163,8 @@ def to_create_item_type(r: pb.CreateItemTypeRequest) -> commands.CreateItemType:
         name=c.text(v, "item_type.name", it.name),
         tracking_mode=mode,  # type: ignore[arg-type]
         unit=c.text(v, "item_type.unit", it.unit, limit=16),
-        weight_kg=c.number(v, "item_type.weight_kg", it.weight_kg, minimum=0),
-        volume_m3=c.number(v, "item_type.volume_m3", it.volume_m3, minimum=0),
+        weight_kg=c.number(v, "item_type.weight_kg", it.weight_kg, minimum=0, maximum=100_000),
+        volume_m3=c.number(v, "item_type.volume_m3", it.volume_m3, minimum=0, maximum=1_000),
         shelf_life_days=c.optional_days(v, "item_type.shelf_life_days", it.shelf_life_days),
         inspection_interval_days=c.optional_days(
             v, "item_type.inspection_interval_days", it.inspection_interval_days
@@ -196,7 +196,7 @@ def item_type(it: model.ItemType) -> pb.ItemType:
 
 def to_publish_template(r: pb.CreateKitTemplateRequest) -> commands.PublishKitTemplate:
     v = Violations()
-    request_id(v, r.request_id)
+    c.request_id(v, r.request_id)
     t = r.template
     category = c.enum_to_domain(
         v, "template.category", CATEGORY[0], t.category, Category, CATEGORY[1]
@@ -250,7 +250,7 @@ def to_get_template(r: pb.GetKitTemplateRequest) -> tuple[str, int]:
 
 def to_list_templates(r: pb.ListKitTemplatesRequest) -> tuple[Page, Category | None, bool]:
     v = Violations()
-    page = c.page(v, r.page_size, r.page_token)
+    page = c.page(v, r.page_size, r.page_token, "templates")
     category = c.enum_to_domain(
         v, "category", CATEGORY[0], r.category, Category, CATEGORY[1], required=False
     )
@@ -299,7 +299,7 @@ MAX_KIT_CONTENTS = 2000
 
 def to_create_kit(r: pb.CreateKitRequest) -> commands.CreateKit:
     v = Violations()
-    request_id(v, r.request_id)
+    c.request_id(v, r.request_id)
     if len(r.units) + len(r.lots) > MAX_KIT_CONTENTS:
         v.add("units", f"a kit holds at most {MAX_KIT_CONTENTS} units and lots")
         v.raise_if_any()
@@ -392,7 +392,7 @@ def to_list_kits(
     r: pb.ListKitsRequest,
 ) -> tuple[Page, str | None, Category | None, str | None, KitState | None]:
     v = Violations()
-    page = c.page(v, r.page_size, r.page_token)
+    page = c.page(v, r.page_size, r.page_token, "kits")
     depot_code = c.code(v, "depot_code", r.depot_code, required=False) or None
     category = c.enum_to_domain(
         v, "category", CATEGORY[0], r.category, Category, CATEGORY[1], required=False
@@ -415,7 +415,7 @@ def label(r: pb.GetKitRequest) -> str:
 
 def to_set_standard(r: pb.SetReserveStandardRequest) -> commands.SetReserveStandard:
     v = Violations()
-    request_id(v, r.request_id)
+    c.request_id(v, r.request_id)
     s = r.standard
     template_code = c.code(v, "standard.template_code", s.template_code)
     quantity = c.whole(v, "standard.quantity", s.quantity, minimum=0)
@@ -459,8 +459,8 @@ def required_code(path: str, value: str) -> str:
     return found
 
 
-def page_of(r: pb.ListLocationsRequest | pb.ListItemTypesRequest) -> Page:
+def page_of(r: pb.ListLocationsRequest | pb.ListItemTypesRequest, kind: str) -> Page:
     v = Violations()
-    page = c.page(v, r.page_size, r.page_token)
+    page = c.page(v, r.page_size, r.page_token, kind)
     v.raise_if_any()
     return page

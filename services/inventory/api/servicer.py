@@ -81,7 +81,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         found = await self._read(lambda uow: handlers.list_depots(page, tier, city, uow))
         return pb.ListDepotsResponse(
             depots=[mappers.depot(d) for d in found.items],
-            next_page_token=convert.page_token(found.next_key),
+            next_page_token=convert.page_token(found.next_key, "depots"),
         )
 
     async def UpdateDepot(
@@ -118,11 +118,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.ListLocationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLocationsResponse:
         depot_code = mappers.optional_code("depot_code", request.depot_code)
-        page = mappers.page_of(request)
+        page = mappers.page_of(request, "locations")
         found = await self._read(lambda uow: handlers.list_locations(depot_code, page, uow))
         return pb.ListLocationsResponse(
             locations=[mappers.location(loc) for loc in found.items],
-            next_page_token=convert.page_token(found.next_key),
+            next_page_token=convert.page_token(found.next_key, "locations"),
         )
 
     # ---------------------------------------------------------------- item types
@@ -140,11 +140,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def ListItemTypes(
         self, request: pb.ListItemTypesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListItemTypesResponse:
-        page = mappers.page_of(request)
+        page = mappers.page_of(request, "item_types")
         found = await self._read(lambda uow: handlers.list_item_types(page, uow))
         return pb.ListItemTypesResponse(
             item_types=[mappers.item_type(it) for it in found.items],
-            next_page_token=convert.page_token(found.next_key),
+            next_page_token=convert.page_token(found.next_key, "item_types"),
         )
 
     # ---------------------------------------------------------------- templates
@@ -175,7 +175,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return pb.ListKitTemplatesResponse(
             templates=[mappers.template(t) for t in found.items],
-            next_page_token=convert.page_token(found.next_key),
+            next_page_token=convert.page_token(found.next_key, "templates"),
         )
 
     # ---------------------------------------------------------------- kits
@@ -208,7 +208,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         return pb.ListKitsResponse(
             kits=[mappers.kit(k) for k in found.items],
-            next_page_token=convert.page_token(found.next_key),
+            next_page_token=convert.page_token(found.next_key, "kits"),
         )
 
     # ---------------------------------------------------------------- standards

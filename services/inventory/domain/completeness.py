@@ -90,14 +90,21 @@ def _fault_reason(
     return None
 
 
-def unit_fault(unit: Unit, today: date) -> ShortfallReason | None:
-    return _fault_reason(
+def unit_fault(
+    unit: Unit, today: date, inspection_interval_days: int | None = None
+) -> ShortfallReason | None:
+    """Why a unit does not count, if it does not; one that must be inspected and
+    never was counts as overdue."""
+    reason = _fault_reason(
         unit.condition,
         unit.expires_on,
         unit.next_inspection_on,
         today,
         ShortfallReason.UNIT_EXPIRED,
     )
+    if reason is None and inspection_interval_days and unit.next_inspection_on is None:
+        return ShortfallReason.INSPECTION_OVERDUE
+    return reason
 
 
 def lot_fault(lot: Lot, today: date) -> ShortfallReason | None:
@@ -112,7 +119,7 @@ def _assess_line(
     good = 0
     faults: list[Fault] = []
     for unit in units:
-        reason = unit_fault(unit, today)
+        reason = unit_fault(unit, today, line.inspection_interval_days)
         if reason is None:
             good += 1
         else:
@@ -126,12 +133,14 @@ def _assess_line(
     missing = line.quantity - good
     if missing <= 0:
         return None
-    if faults:
+    # A short pacing line is PACING_ITEM_MISSING whatever the cause; the
+    # faults say which unit or lot is at fault and why.
+    if line.pacing:
+        reason = ShortfallReason.PACING_ITEM_MISSING
+    elif faults:
         reason = faults[0].reason
     else:
-        reason = (
-            ShortfallReason.PACING_ITEM_MISSING if line.pacing else ShortfallReason.ITEM_MISSING
-        )
+        reason = ShortfallReason.ITEM_MISSING
     return Shortfall(
         line.item_type_code, line.quantity, missing, line.pacing, reason, tuple(faults)
     )

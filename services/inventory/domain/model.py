@@ -95,6 +95,8 @@ class TemplateLine:
     item_type_code: str
     quantity: int
     pacing: bool = False
+    # From the item type: a unit never inspected does not count where this is set.
+    inspection_interval_days: int | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 from services.common.errors import (
     AlreadyExists,
@@ -66,14 +66,12 @@ async def create_depot(cmd: commands.CreateDepot, uow: UnitOfWork) -> model.Depo
 
 async def update_depot(cmd: commands.UpdateDepot, uow: UnitOfWork) -> model.Depot:
     row = await _depot_row(uow, cmd.code)
-    for name, value in cmd.changes.items():
-        if name == "parent_code":
-            parent = await _parent_row(uow, value, "depot.parent_code")
-            await _refuse_cycle(uow, cmd.code, parent)
-            row.parent = parent
-        else:
-            setattr(row, name, value)
-    await uow.repo.touch_depot(row)
+    changes = dict(cmd.changes)
+    if "parent_code" in changes:
+        parent = await _parent_row(uow, changes.pop("parent_code"), "depot.parent_code")
+        await _refuse_cycle(uow, cmd.code, parent)
+        changes["parent"] = parent
+    await uow.repo.update_depot(row, changes)
     return to_depot(row)
 
 
@@ -156,6 +154,7 @@ async def publish_kit_template(
     ]
     if unknown:
         raise InvalidArgument(unknown)
+    await uow.repo.lock(f"template:{cmd.code}")
     version = await uow.repo.latest_template_version(cmd.code) + 1
     template = model.KitTemplate(cmd.code, version, cmd.category, cmd.name, cmd.lines)
     row = await uow.repo.add_template(template, items)
@@ -189,6 +188,36 @@ class KitView:
 
 def _assessed_state(current: KitState, assessment: Assessment) -> KitState:
     return assessment.state if current in ASSESSED_STATES else current
+
+
+def _with_item_dates(
+    contents: model.KitContents, items: dict[str, ItemTypeRow], path: str = ""
+) -> model.KitContents:
+    """Fill what the item type implies; refuse lots of expiring items without a date.
+
+    A unit inspected on a known day is next due one interval later. A lot of
+    an item with a shelf life must say when it expires: guessing would report
+    it in date when nobody knows.
+    """
+    units = tuple(
+        replace(u, next_inspection_on=u.last_inspected_on + timedelta(days=interval))
+        if u.next_inspection_on is None
+        and u.last_inspected_on is not None
+        and (interval := items[u.item_type_code].inspection_interval_days)
+        else u
+        for u in contents.units
+    )
+    undated = [
+        FieldViolation(
+            f"{path}lots[{i}].expiry_date",
+            f"{lot.item_type_code} has a shelf life; give the lot's expiry date",
+        )
+        for i, lot in enumerate(contents.lots)
+        if lot.expires_on is None and items[lot.item_type_code].shelf_life_days
+    ]
+    if undated:
+        raise InvalidArgument(undated)
+    return model.KitContents(units, contents.lots)
 
 
 def _check_contents(
@@ -252,7 +281,7 @@ async def create_kit(cmd: commands.CreateKit, uow: UnitOfWork, today: date) -> K
     _check_contents(cmd, lines, items)
     await _refuse_taken_serials(uow, cmd.units, items)
 
-    contents = model.KitContents(cmd.units, cmd.lots)
+    contents = _with_item_dates(model.KitContents(cmd.units, cmd.lots), items)
     assessment = assess(lines, contents, today)
     kit = await uow.repo.add_kit(
         cmd.label, template, depot, location, assessment.state, assessment.valid_until
@@ -290,7 +319,7 @@ async def get_kit(label: str, uow: UnitOfWork, today: date) -> KitView:
     assessment = assess(to_template(row.template).lines, contents, today)
     state = _assessed_state(row.state, assessment)
     if state != row.state or row.state_valid_until != assessment.valid_until:
-        row.state, row.state_valid_until = state, assessment.valid_until
+        uow.repo.set_kit_state(row, state, assessment.valid_until)
         await uow.commit()
     return KitView(to_kit(row), contents, assessment)
 
@@ -303,8 +332,7 @@ async def reassess_due_kits(uow: UnitOfWork, today: date) -> int:
     contents = await uow.repo.kit_contents([r.id for r in rows])
     for row in rows:
         assessment = assess(to_template(row.template).lines, contents[row.id], today)
-        row.state = _assessed_state(row.state, assessment)
-        row.state_valid_until = assessment.valid_until
+        uow.repo.set_kit_state(row, _assessed_state(row.state, assessment), assessment.valid_until)
     await uow.commit()
     return len(rows)
 
@@ -333,6 +361,7 @@ async def set_reserve_standard(
     if not await uow.repo.template_code_exists(std.template_code):
         raise NotFound("kit template", std.template_code)
     depot = await _depot_row(uow, std.depot_code) if std.depot_code else None
+    await uow.repo.lock(f"standard:{std.template_code}:{std.tier or std.depot_code}")
     row = await uow.repo.set_standard(std, depot)
     return to_standard(row)
 
@@ -355,4 +384,5 @@ async def add_loose_stock(
         {u.item_type_code for u in units} | {lot.item_type_code for lot in lots}
     )
     await _refuse_taken_serials(uow, units, items)
-    await uow.repo.add_stock(model.KitContents(tuple(units), tuple(lots)), items, depot)
+    contents = _with_item_dates(model.KitContents(tuple(units), tuple(lots)), items)
+    await uow.repo.add_stock(contents, items, depot)

@@ -13,15 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sqlalchemy import exc
-
-from services.common.errors import AlreadyExists, FieldViolation, InvalidArgument
+from services.common.errors import Conflict, FieldViolation, InvalidArgument
 from services.inventory.adapters.repository import StoredAnswer
 from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 R = TypeVar("R")
-
-UNIQUE_VIOLATION = "23505"
 
 
 def _replay(row: StoredAnswer, method: str, fingerprint: str) -> bytes:
@@ -50,7 +46,7 @@ async def run_once(
     try:
         async with uow_factory() as uow:
             if request_id:
-                await uow.repo.lock_request(request_id)
+                await uow.repo.lock(f"request:{request_id}")
                 stored = await uow.repo.request(request_id)
                 if stored is not None:
                     return _replay(stored, method, fingerprint)
@@ -59,13 +55,10 @@ async def run_once(
                 uow.repo.save_answer(request_id, method, fingerprint, answer)
             await uow.commit()
             return answer
-    except exc.IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) != UNIQUE_VIOLATION:
-            raise
+    except Conflict:
         if request_id:
             async with uow_factory() as uow:
                 stored = await uow.repo.request(request_id)
                 if stored is not None:
                     return _replay(stored, method, fingerprint)
-        detail = getattr(getattr(error.orig, "diag", None), "message_detail", None)
-        raise AlreadyExists("record", detail or "with these keys") from error
+        raise

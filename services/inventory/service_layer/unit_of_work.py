@@ -17,6 +17,8 @@ from services.inventory.adapters.repository import Repository
 # SQLSTATE classes: 08 connection exception, 57P0x server shutting down.
 _UNAVAILABLE_STATES = ("08", "57P")
 _RETRYABLE_STATES = ("40001", "40P01")
+# A unique index refused a row that a concurrent transaction inserted first.
+_UNIQUE_VIOLATION = "23505"
 
 
 def translate(error: exc.DBAPIError) -> Exception | None:
@@ -26,7 +28,7 @@ def translate(error: exc.DBAPIError) -> Exception | None:
         return Unavailable("the database is unreachable; try again shortly")
     if isinstance(error, exc.OperationalError) and not sqlstate:
         return Unavailable("the database is unreachable; try again shortly")
-    if sqlstate in _RETRYABLE_STATES:
+    if sqlstate in _RETRYABLE_STATES or sqlstate == _UNIQUE_VIOLATION:
         return Conflict("the change lost a race with another one; retry it")
     return None
 
