@@ -7,7 +7,7 @@ import pytest
 from muster.inventory.v1 import inventory_service_pb2 as pb
 
 from tests import factories as f
-from tests.api.helpers import error_reason, fails, violations
+from tests.api.helpers import fails, violations
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -184,9 +184,9 @@ async def test_kit_at_a_bin_of_another_depot_is_refused(stub, world) -> None:
     )
     error = await fails(
         stub.CreateKit(_kit_request(world, location_label=bin_label)),
-        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
     )
-    assert error_reason(error) == "LOCATION_AT_OTHER_DEPOT"
+    assert bin_label in error.details()
 
 
 async def test_new_template_version_leaves_existing_kits_on_theirs(stub, world) -> None:

@@ -1,8 +1,9 @@
 """The migrations build the schema the models describe, and come back down cleanly."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import exc, inspect, text
 
 from services.common.database import sync_engine
 from services.inventory.adapters import migrations
@@ -20,7 +21,14 @@ TABLES = {
     "lots",
     "reserve_standards",
     "requests",
+    "scans",
+    "changes",
+    "transfers",
+    "transfer_lines",
+    "stock_counts",
+    "count_discrepancies",
 }
+FIRST_REVISION = "e0aed5029b2d"
 
 
 def _tables(url: str) -> set[str]:
@@ -72,3 +80,47 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_upgrade_gives_existing_depots_and_kits_their_gs1_identifiers(pg: PgServer) -> None:
+    url = pg.new_database("muster_migrate")
+    migrations.upgrade(url, FIRST_REVISION)
+    engine = sync_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO inventory.depots (code, name, tier, city, latitude, longitude, "
+                "floor_area_m2) VALUES ('D1', 'd', 'CITY', 'jilin', 43, 126, 1000)"
+            )
+        )
+    migrations.upgrade(url)
+    with engine.connect() as conn:
+        gln = conn.execute(text("SELECT gln FROM inventory.depots")).scalar_one()
+    engine.dispose()
+    from services.inventory.domain import labels
+
+    assert labels.parse(labels.bin_code(gln, "A")) == labels.BinLabel(gln, "A")
+
+
+def test_the_scan_ledger_refuses_update_and_delete(database_url: str) -> None:
+    engine = sync_engine(database_url)
+    with engine.begin() as conn:
+        depot_id = conn.execute(
+            text(
+                "INSERT INTO inventory.depots (code, name, tier, city, latitude, longitude, "
+                "floor_area_m2) VALUES ('LEDGER-' || gen_random_uuid(), 'd', 'CITY', 'jilin', "
+                "43, 126, 1000) RETURNING id"
+            )
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO inventory.scans (scan_id, action, code, depot_id, quantity, "
+                "operator, device, override_reason, result) "
+                "VALUES (gen_random_uuid()::text, 'COUNT', 'x', :d, 0, '', '', '', '')"
+            ),
+            {"d": depot_id},
+        )
+    for statement in ("UPDATE inventory.scans SET code = 'y'", "DELETE FROM inventory.scans"):
+        with pytest.raises(exc.DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -24,10 +25,19 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.inventory.domain.model import Category, Condition, KitState, Tier, TrackingMode
+from services.inventory.domain.model import (
+    Category,
+    Condition,
+    KitState,
+    ScanAction,
+    Tier,
+    TrackingMode,
+    TransferState,
+)
 
 SCHEMA = "inventory"
 
@@ -68,6 +78,8 @@ class DepotRow(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     floor_area_m2: Mapped[float] = mapped_column(Float)
+    # GS1 Global Location Number; a bin's label is this GLN (414) + its extension (254).
+    gln: Mapped[str | None] = mapped_column(String(13), unique=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("depots.id"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
@@ -77,10 +89,12 @@ class DepotRow(Base):
 
 class LocationRow(Base):
     __tablename__ = "locations"
+    __table_args__ = (UniqueConstraint("depot_id", "label"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"), index=True)
-    label: Mapped[str] = mapped_column(String(128), unique=True)
+    # The GS1 GLN extension (AI 254): at most 20 characters.
+    label: Mapped[str] = mapped_column(String(20))
     zone: Mapped[str] = mapped_column(String(32), default="")
     aisle: Mapped[str] = mapped_column(String(32), default="")
     shelf: Mapped[str] = mapped_column(String(32), default="")
@@ -150,6 +164,8 @@ class KitRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     label: Mapped[str] = mapped_column(String(128), unique=True)
+    # GS1 Global Individual Asset Identifier (AI 8004) on the kit's label.
+    giai: Mapped[str | None] = mapped_column(String(30), unique=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("kit_templates.id"), index=True)
     depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
@@ -178,6 +194,8 @@ class UnitRow(Base):
     expires_on: Mapped[date | None] = mapped_column(Date)
     last_inspected_on: Mapped[date | None] = mapped_column(Date)
     next_inspection_on: Mapped[date | None] = mapped_column(Date)
+    # Out of service for good (a RETIRE scan); kept for its history.
+    retired_on: Mapped[date | None] = mapped_column(Date)
 
     item_type: Mapped[ItemTypeRow] = relationship(lazy="joined")
     kit: Mapped[KitRow | None] = relationship(lazy="raise")
@@ -245,4 +263,129 @@ class RequestRow(Base):
     method: Mapped[str] = mapped_column(String(128))
     fingerprint: Mapped[str] = mapped_column(String(64))
     response: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = _now()
+
+
+class TransferRow(Base):
+    __tablename__ = "transfers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The shipment's SSCC (AI 00): what is scanned to send or receive it whole.
+    sscc: Mapped[str | None] = mapped_column(String(18), unique=True)
+    from_depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"), index=True)
+    to_depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"), index=True)
+    state: Mapped[TransferState] = mapped_column(_enum(TransferState, "transfer_state"))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = _now()
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    from_depot: Mapped[DepotRow] = relationship(foreign_keys=[from_depot_id], lazy="joined")
+    to_depot: Mapped[DepotRow] = relationship(foreign_keys=[to_depot_id], lazy="joined")
+    lines: Mapped[list[TransferLineRow]] = relationship(
+        lazy="selectin", order_by="TransferLineRow.id", cascade="all, delete-orphan"
+    )
+
+
+class TransferLineRow(Base):
+    __tablename__ = "transfer_lines"
+    __table_args__ = (
+        UniqueConstraint("transfer_id", "kit_id"),
+        # A kit is on at most one transfer that has not arrived.
+        Index(
+            "uq_transfer_lines_kit_id_pending",
+            "kit_id",
+            unique=True,
+            postgresql_where=text("NOT received"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id", ondelete="CASCADE"))
+    kit_id: Mapped[int] = mapped_column(ForeignKey("kits.id"))
+    shipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    received: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    kit: Mapped[KitRow] = relationship(lazy="joined")
+
+
+class CountRow(Base):
+    __tablename__ = "stock_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count_id: Mapped[str] = mapped_column(String(32), unique=True)
+    depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"), index=True)
+    zone: Mapped[str] = mapped_column(String(32), default="")
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    started_by: Mapped[str] = mapped_column(String(64))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = _now()
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    depot: Mapped[DepotRow] = relationship(lazy="joined")
+
+
+class DiscrepancyRow(Base):
+    """What closing a count found and the adjustment it recorded."""
+
+    __tablename__ = "count_discrepancies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count_id: Mapped[int] = mapped_column(ForeignKey("stock_counts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_key: Mapped[str] = mapped_column(String(64))
+    item_type_code: Mapped[str] = mapped_column(String(64), default="")
+    expected_bin: Mapped[str] = mapped_column(String(20), default="")
+    counted_bin: Mapped[str] = mapped_column(String(20), default="")
+    adjustment: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ScanRow(Base):
+    """The ledger: one immutable row per accepted scan (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "scans"
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    scan_id: Mapped[str] = mapped_column(String(64), unique=True)
+    action: Mapped[ScanAction] = mapped_column(_enum(ScanAction, "scan_action"))
+    code: Mapped[str] = mapped_column(String(200))
+    depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    kit_id: Mapped[int | None] = mapped_column(ForeignKey("kits.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
+    count_id: Mapped[int | None] = mapped_column(ForeignKey("stock_counts.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    operator: Mapped[str] = mapped_column(String(64), default="")
+    device: Mapped[str] = mapped_column(String(64), default="")
+    device_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    override_reason: Mapped[str] = mapped_column(String(200), default="")
+    recorded_at: Mapped[datetime] = _now()
+    # The answer the scanner got, replayed byte for byte for a repeated scan_id.
+    result: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ChangeRow(Base):
+    """The change feed, written in the same transaction as the change.
+
+    `txid` orders the feed by commit safety: a reader delivers only rows whose
+    transaction is older than every transaction still running, so a row that
+    commits late is never skipped by a cursor that has moved past its id.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_txid_id", "txid", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    txid: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint")
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    depot_code: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(16), default="")
+    scan_id: Mapped[str] = mapped_column(String(64), default="")
+    kit_label: Mapped[str] = mapped_column(String(128), default="")
+    kit_state: Mapped[str] = mapped_column(String(16), default="")
     created_at: Mapped[datetime] = _now()

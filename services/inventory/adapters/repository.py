@@ -22,7 +22,7 @@ from services.inventory.adapters.orm import (
     TemplateLineRow,
     UnitRow,
 )
-from services.inventory.domain import model
+from services.inventory.domain import labels, model
 from services.inventory.domain.model import Category, KitState, Page, PageOf, Tier
 
 R = TypeVar("R")
@@ -49,11 +49,13 @@ def to_depot(row: DepotRow) -> model.Depot:
         parent_code=row.parent.code if row.parent else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        gln=row.gln,
     )
 
 
 def to_location(row: LocationRow) -> model.Location:
-    return model.Location(row.depot.code, row.label, row.zone, row.aisle, row.shelf)
+    code = labels.bin_code(row.depot.gln, row.label) if row.depot.gln else ""
+    return model.Location(row.depot.code, row.label, row.zone, row.aisle, row.shelf, code)
 
 
 def to_item_type(row: ItemTypeRow) -> model.ItemType:
@@ -103,6 +105,7 @@ def to_kit(row: KitRow) -> model.Kit:
         state=row.state,
         location_label=row.location.label if row.location else None,
         created_at=row.created_at,
+        giai=row.giai,
     )
 
 
@@ -151,6 +154,9 @@ class Repository:
     async def depot_row(self, code: str) -> DepotRow | None:
         return await self.session.scalar(select(DepotRow).where(DepotRow.code == code))
 
+    async def depot_by_gln(self, gln: str) -> DepotRow | None:
+        return await self.session.scalar(select(DepotRow).where(DepotRow.gln == gln))
+
     async def parent_of(self, row: DepotRow) -> DepotRow | None:
         if row.parent_id is None:
             return None
@@ -175,8 +181,10 @@ class Repository:
         return [to_depot(r) for r in rows]
 
     # ---------------------------------------------------------------- locations
-    async def location_row(self, label: str) -> LocationRow | None:
-        return await self.session.scalar(select(LocationRow).where(LocationRow.label == label))
+    async def location_row(self, depot_id: int, label: str) -> LocationRow | None:
+        return await self.session.scalar(
+            select(LocationRow).where(LocationRow.depot_id == depot_id, LocationRow.label == label)
+        )
 
     async def list_locations(self, depot_id: int | None, page: Page) -> PageOf[model.Location]:
         query = select(LocationRow).order_by(LocationRow.label).limit(page.size + 1)
@@ -263,6 +271,9 @@ class Repository:
     # ---------------------------------------------------------------- kits
     async def kit_row(self, label: str) -> KitRow | None:
         return await self.session.scalar(select(KitRow).where(KitRow.label == label))
+
+    async def kit_by_giai(self, giai: str) -> KitRow | None:
+        return await self.session.scalar(select(KitRow).where(KitRow.giai == giai))
 
     async def kit_contents(self, kit_ids: Sequence[int]) -> dict[int, model.KitContents]:
         units = await self.session.scalars(
@@ -370,8 +381,13 @@ class Repository:
             longitude=depot.longitude,
             floor_area_m2=depot.floor_area_m2,
             parent=parent,
+            gln=depot.gln,
         )
-        return await self._added(row)
+        await self._added(row)
+        if row.gln is None:
+            row.gln = labels.gln_for(row.id)
+            await self.session.flush()
+        return row
 
     async def update_depot(self, row: DepotRow, changes: dict[str, object]) -> None:
         for name, value in changes.items():
@@ -434,16 +450,22 @@ class Repository:
         location: LocationRow | None,
         state: KitState,
         state_valid_until: date | None,
+        giai: str | None = None,
     ) -> KitRow:
         row = KitRow(
             label=label,
+            giai=giai,
             template=template,
             depot=depot,
             location=location,
             state=state,
             state_valid_until=state_valid_until,
         )
-        return await self._added(row)
+        await self._added(row)
+        if row.giai is None:
+            row.giai = labels.giai_for(row.id)
+            await self.session.flush()
+        return row
 
     async def add_stock(
         self,

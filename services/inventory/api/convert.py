@@ -72,9 +72,9 @@ def text(
 CODE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_/.")
 
 
-def code(v: Violations, path: str, value: str, *, required: bool = True) -> str:
+def code(v: Violations, path: str, value: str, *, required: bool = True, limit: int = 64) -> str:
     """Identifiers people type and scan: ASCII letters, digits, '-', '_', '/', '.'."""
-    value = text(v, path, value, required=required, limit=64)
+    value = text(v, path, value, required=required, limit=limit)
     if value and not set(value) <= CODE_CHARACTERS:
         v.add(path, f"{value!r} may hold only ASCII letters, digits and - _ / .")
     return value
@@ -170,6 +170,30 @@ def page_token(next_key: str | None, kind: str) -> str:
     if not next_key:
         return ""
     return base64.urlsafe_b64encode(f"{kind}|{next_key}".encode()).decode()
+
+
+def gln(v: Violations, path: str, value: str) -> str | None:
+    """An optional 13-digit GS1 GLN with its check digit."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) == 13):
+        v.add(path, f"{value!r} is not a GLN (13 digits)")
+    elif gs1_standard_check_digit(value[:-1]) != int(value[-1]):
+        v.add(path, f"{value!r} has a wrong check digit")
+    else:
+        return value
+    return None
+
+
+def giai(v: Violations, path: str, value: str) -> str | None:
+    """An optional GIAI (AI 8004): up to 30 characters of GS1's set 82."""
+    if not value:
+        return None
+    allowed = CODE_CHARACTERS | set("!\"%&'()*+,:;<=>?")
+    if len(value) > 30 or not set(value) <= allowed or not value[:1].isdigit():
+        v.add(path, f"{value!r} is not a GIAI (a company prefix and up to 30 characters)")
+        return None
+    return value
 
 
 def gtin(v: Violations, path: str, value: str) -> str | None:

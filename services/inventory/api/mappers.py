@@ -10,7 +10,7 @@ from muster.inventory.v1 import inventory_service_pb2 as pb
 
 from services.common.errors import Violations
 from services.inventory.api import convert as c
-from services.inventory.domain import commands, model
+from services.inventory.domain import commands, labels, model
 from services.inventory.domain.completeness import Assessment, Fault, Shortfall
 from services.inventory.domain.compliance import AreaCompliance
 from services.inventory.domain.model import (
@@ -70,8 +70,9 @@ def to_create_depot(r: pb.CreateDepotRequest) -> commands.CreateDepot:
     if not r.HasField("depot"):
         v.add("depot", "is required")
     fields = _depot_fields(v, r.depot, DEPOT_FIELDS)
+    gln = c.gln(v, "depot.gln", r.depot.gln)
     v.raise_if_any()
-    return commands.CreateDepot(model.Depot(code=code, **fields))  # type: ignore[arg-type]
+    return commands.CreateDepot(model.Depot(code=code, gln=gln, **fields))  # type: ignore[arg-type]
 
 
 def to_update_depot(r: pb.UpdateDepotRequest) -> commands.UpdateDepot:
@@ -101,6 +102,7 @@ def depot(d: model.Depot) -> pb.Depot:
         parent_code=d.parent_code or "",
         create_time=c.timestamp(d.created_at),
         update_time=c.timestamp(d.updated_at),
+        gln=d.gln or "",
     )
 
 
@@ -133,7 +135,7 @@ def to_create_location(r: pb.CreateLocationRequest) -> commands.CreateLocation:
     loc = r.location
     result = model.Location(
         depot_code=c.code(v, "location.depot_code", loc.depot_code),
-        label=c.code(v, "location.label", loc.label),
+        label=c.code(v, "location.label", loc.label, limit=20),
         zone=c.text(v, "location.zone", loc.zone, required=False, limit=32),
         aisle=c.text(v, "location.aisle", loc.aisle, required=False, limit=32),
         shelf=c.text(v, "location.shelf", loc.shelf, required=False, limit=32),
@@ -144,7 +146,12 @@ def to_create_location(r: pb.CreateLocationRequest) -> commands.CreateLocation:
 
 def location(loc: model.Location) -> pb.Location:
     return pb.Location(
-        depot_code=loc.depot_code, label=loc.label, zone=loc.zone, aisle=loc.aisle, shelf=loc.shelf
+        depot_code=loc.depot_code,
+        label=loc.label,
+        zone=loc.zone,
+        aisle=loc.aisle,
+        shelf=loc.shelf,
+        code=loc.code,
     )
 
 
@@ -309,6 +316,7 @@ def to_create_kit(r: pb.CreateKitRequest) -> commands.CreateKit:
         template_version=c.whole(v, "template_version", r.template_version, minimum=0),
         depot_code=c.code(v, "depot_code", r.depot_code),
         location_label=c.code(v, "location_label", r.location_label, required=False) or None,
+        giai=c.giai(v, "giai", r.giai),
         units=tuple(_unit(v, f"units[{i}]", u) for i, u in enumerate(r.units)),
         lots=tuple(_lot(v, f"lots[{i}]", lot) for i, lot in enumerate(r.lots)),
     )
@@ -326,6 +334,8 @@ def kit(k: model.Kit) -> pb.Kit:
         location_label=k.location_label or "",
         state=c.enum_to_proto(STATE[0], k.state, STATE[1]),
         create_time=c.timestamp(k.created_at),
+        giai=k.giai or "",
+        code=labels.kit_code(k.giai) if k.giai else "",
     )
 
 

@@ -54,6 +54,7 @@ class CreateKit:
     template_version: int
     depot_code: str
     location_label: str | None = None
+    giai: str | None = None
     units: tuple[Unit, ...] = ()
     lots: tuple[Lot, ...] = ()
 

@@ -45,6 +45,27 @@ class KitState(enum.StrEnum):
 ASSESSED_STATES = frozenset({KitState.READY, KitState.INCOMPLETE})
 
 
+class ScanAction(enum.StrEnum):
+    RECEIVE = "RECEIVE"
+    PUTAWAY = "PUTAWAY"
+    PACK = "PACK"
+    UNPACK = "UNPACK"
+    ISSUE = "ISSUE"
+    RETURN = "RETURN"
+    TRANSFER_OUT = "TRANSFER_OUT"
+    TRANSFER_IN = "TRANSFER_IN"
+    COUNT = "COUNT"
+    INSPECT_PASS = "INSPECT_PASS"
+    INSPECT_FAIL = "INSPECT_FAIL"
+    RETIRE = "RETIRE"
+
+
+class TransferState(enum.StrEnum):
+    OPEN = "OPEN"
+    IN_TRANSIT = "IN_TRANSIT"
+    CLOSED = "CLOSED"
+
+
 class Condition(enum.StrEnum):
     SERVICEABLE = "SERVICEABLE"
     UNSERVICEABLE = "UNSERVICEABLE"
@@ -65,6 +86,7 @@ class Depot:
     parent_code: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    gln: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,8 @@ class Location:
     zone: str = ""
     aisle: str = ""
     shelf: str = ""
+    # The GS1 element string on the bin's barcode (depot GLN + this label).
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,6 +165,7 @@ class Kit:
     state: KitState
     location_label: str | None = None
     created_at: datetime | None = None
+    giai: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,17 @@ def _rng(*parts: str) -> random.Random:
     return random.Random(zlib.crc32("|".join(parts).encode()))
 
 
-def _serial(label: str, item: str, n: int) -> str:
-    return f"{label.replace('/', '-')}-{item}-{n:02d}"
+def _serial(prefix: str, item: str, n: int) -> str:
+    """Short enough for a GS1 serial (AI 21, at most 20 characters): K017-W01-03."""
+    return f"{prefix}-{item}-{n:02d}"
+
+
+KIT_ZONE, LOOSE_ZONE = "A", "B"
+LOOSE_BIN = "B-01"
+
+
+def kit_bin(n: int) -> str:
+    return f"{KIT_ZONE}-{n:02d}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class StockMaker:
     items: dict[str, dict[str, Any]]
     today: date
 
-    def units(self, label: str, code: str, count: int) -> list[model.Unit]:
+    def units(self, label: str, prefix: str, code: str, count: int) -> list[model.Unit]:
         item = self.items[code]
         out = []
         for n in range(1, count + 1):
@@ -67,7 +76,7 @@ class StockMaker:
             out.append(
                 model.Unit(
                     item_type_code=code,
-                    serial=_serial(label, code, n),
+                    serial=_serial(prefix, code, n),
                     expires_on=self.today + timedelta(days=rng.randint(retire // 3, retire))
                     if retire
                     else None,
@@ -125,16 +134,20 @@ def kit_commands(seed: dict[str, Any], today: date) -> Iterator[commands.CreateK
     for d in seed["stock"]["defects"]:
         defects.setdefault(d["kit_label"], []).append(d)
     maker = StockMaker(items, today)
+    at_depot: dict[str, int] = {}
+    index = 0
     for entry in seed["stock"]["kits_per_depot"]:
         template = templates[entry["template_code"]]
         for n in range(1, entry["count"] + 1):
             label = f"{entry['depot_code']}/{template['code']}/{n}"
+            index += 1
+            at_depot[entry["depot_code"]] = shelf = at_depot.get(entry["depot_code"], 0) + 1
             units: list[model.Unit] = []
             lots: list[model.Lot] = []
             for line in template["lines"]:
                 code, qty = line["item_type_code"], line["quantity"]
                 if items[code]["tracking_mode"] == TrackingMode.SERIAL:
-                    units.extend(maker.units(label, code, qty))
+                    units.extend(maker.units(label, f"K{index:03d}", code, qty))
                 else:
                     lots.append(maker.lot(label, code, qty))
             for defect in defects.get(label, []):
@@ -144,6 +157,7 @@ def kit_commands(seed: dict[str, Any], today: date) -> Iterator[commands.CreateK
                 template_code=template["code"],
                 template_version=1,
                 depot_code=entry["depot_code"],
+                location_label=kit_bin(shelf),
                 units=tuple(units),
                 lots=tuple(lots),
             )
@@ -216,16 +230,33 @@ async def _set_standard_once(s: dict[str, Any], uow: UnitOfWork) -> None:
     await handlers.set_reserve_standard(commands.SetReserveStandard(standard), uow)
 
 
-async def _loose_once(entry: dict[str, Any], uow: UnitOfWork, maker: StockMaker) -> None:
+def bin_locations(seed: dict[str, Any]) -> list[model.Location]:
+    """A shelf per kit in zone A and a spares bin in zone B, at each depot that holds stock."""
+    kits: dict[str, int] = {}
+    for entry in seed["stock"]["kits_per_depot"]:
+        kits[entry["depot_code"]] = kits.get(entry["depot_code"], 0) + entry["count"]
+    bins = [
+        model.Location(depot, kit_bin(n), KIT_ZONE, "01", f"{n:02d}")
+        for depot, count in kits.items()
+        for n in range(1, count + 1)
+    ]
+    loose = dict.fromkeys(e["depot_code"] for e in seed["stock"]["loose"])
+    bins += [model.Location(depot, LOOSE_BIN, LOOSE_ZONE, "01", "01") for depot in loose]
+    return bins
+
+
+async def _loose_once(
+    entry: dict[str, Any], index: int, uow: UnitOfWork, maker: StockMaker
+) -> None:
     label = f"{entry['depot_code']}/LOOSE"
     code, qty = entry["item_type_code"], entry["quantity"]
     if maker.items[code]["tracking_mode"] == TrackingMode.SERIAL:
-        units, lots = maker.units(label, code, qty), []
+        units, lots = maker.units(label, f"L{index:02d}", code, qty), []
     else:
         units, lots = [], [maker.lot(label, code, qty)]
     if await uow.repo.loose_stock_exists(entry["depot_code"], code):
         raise AlreadyExists("loose stock", f"{entry['depot_code']} {code}")
-    await handlers.add_loose_stock(entry["depot_code"], units, lots, uow)
+    await handlers.add_loose_stock(entry["depot_code"], units, lots, uow, LOOSE_BIN)
 
 
 async def load(uow_factory: UnitOfWorkFactory, today: date, path: Path = JILIN) -> SeedReport:
@@ -246,6 +277,13 @@ async def load(uow_factory: UnitOfWorkFactory, today: date, path: Path = JILIN) 
         [_item_type(i) for i in seed["item_types"]],
         lambda i, uow: handlers.create_item_type(commands.CreateItemType(i), uow),
     )
+    await _each(
+        uow_factory,
+        report,
+        "bins",
+        bin_locations(seed),
+        lambda loc, uow: handlers.create_location(commands.CreateLocation(loc), uow),
+    )
     await _each(uow_factory, report, "kit templates", seed["kit_templates"], _publish_once)
     await _each(
         uow_factory, report, "reserve standards", seed["reserve_standards"], _set_standard_once
@@ -262,7 +300,7 @@ async def load(uow_factory: UnitOfWorkFactory, today: date, path: Path = JILIN) 
         uow_factory,
         report,
         "loose stock entries",
-        seed["stock"]["loose"],
-        lambda e, uow: _loose_once(e, uow, maker),
+        list(enumerate(seed["stock"]["loose"], start=1)),
+        lambda entry, uow: _loose_once(entry[1], entry[0], uow, maker),
     )
     return report

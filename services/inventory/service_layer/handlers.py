@@ -11,7 +11,6 @@ from services.common.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
-    PreconditionFailed,
 )
 from services.inventory.adapters.orm import DepotRow, ItemTypeRow
 from services.inventory.adapters.repository import (
@@ -59,6 +58,8 @@ async def create_depot(cmd: commands.CreateDepot, uow: UnitOfWork) -> model.Depo
     depot = cmd.depot
     if await uow.repo.depot_row(depot.code) is not None:
         raise AlreadyExists("depot", depot.code)
+    if depot.gln and await uow.repo.depot_by_gln(depot.gln) is not None:
+        raise AlreadyExists("depot GLN", depot.gln)
     parent = await _parent_row(uow, depot.parent_code, "depot.parent_code")
     row = await uow.repo.add_depot(depot, parent)
     return to_depot(row)
@@ -109,8 +110,8 @@ async def depot_compliance(code: str | None, uow: UnitOfWork) -> list[AreaCompli
 async def create_location(cmd: commands.CreateLocation, uow: UnitOfWork) -> model.Location:
     loc = cmd.location
     depot = await _depot_row(uow, loc.depot_code)
-    if await uow.repo.location_row(loc.label) is not None:
-        raise AlreadyExists("location", loc.label)
+    if await uow.repo.location_row(depot.id, loc.label) is not None:
+        raise AlreadyExists("bin", f"{loc.label} at {loc.depot_code}")
     row = await uow.repo.add_location(loc, depot)
     return to_location(row)
 
@@ -263,15 +264,9 @@ async def create_kit(cmd: commands.CreateKit, uow: UnitOfWork, today: date) -> K
         raise NotFound("kit template", cmd.template_code)
     location = None
     if cmd.location_label:
-        location = await uow.repo.location_row(cmd.location_label)
+        location = await uow.repo.location_row(depot.id, cmd.location_label)
         if location is None:
-            raise NotFound("location", cmd.location_label)
-        if location.depot_id != depot.id:
-            raise PreconditionFailed(
-                "LOCATION_AT_OTHER_DEPOT",
-                f"bin {cmd.location_label} belongs to depot {location.depot.code}, "
-                f"not {cmd.depot_code}",
-            )
+            raise NotFound("bin", f"{cmd.location_label} at {cmd.depot_code}")
     if await uow.repo.kit_row(cmd.label) is not None:
         raise AlreadyExists("kit", cmd.label)
     lines = to_template(template).lines
@@ -283,8 +278,10 @@ async def create_kit(cmd: commands.CreateKit, uow: UnitOfWork, today: date) -> K
 
     contents = _with_item_dates(model.KitContents(cmd.units, cmd.lots), items)
     assessment = assess(lines, contents, today)
+    if cmd.giai and await uow.repo.kit_by_giai(cmd.giai) is not None:
+        raise AlreadyExists("kit GIAI", cmd.giai)
     kit = await uow.repo.add_kit(
-        cmd.label, template, depot, location, assessment.state, assessment.valid_until
+        cmd.label, template, depot, location, assessment.state, assessment.valid_until, cmd.giai
     )
     await uow.repo.add_stock(contents, items, depot, location, kit)
     return KitView(to_kit(kit), contents, assessment)
@@ -376,13 +373,22 @@ async def list_reserve_standards(
 
 
 async def add_loose_stock(
-    depot_code: str, units: Sequence[model.Unit], lots: Sequence[model.Lot], uow: UnitOfWork
+    depot_code: str,
+    units: Sequence[model.Unit],
+    lots: Sequence[model.Lot],
+    uow: UnitOfWork,
+    location_label: str | None = None,
 ) -> None:
     """Units and lots held at a depot outside any kit (spares)."""
     depot = await _depot_row(uow, depot_code)
+    location = None
+    if location_label:
+        location = await uow.repo.location_row(depot.id, location_label)
+        if location is None:
+            raise NotFound("bin", f"{location_label} at {depot_code}")
     items = await uow.repo.item_type_rows(
         {u.item_type_code for u in units} | {lot.item_type_code for lot in lots}
     )
     await _refuse_taken_serials(uow, units, items)
     contents = _with_item_dates(model.KitContents(tuple(units), tuple(lots)), items)
-    await uow.repo.add_stock(contents, items, depot)
+    await uow.repo.add_stock(contents, items, depot, location)
