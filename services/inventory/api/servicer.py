@@ -11,8 +11,9 @@ from google.protobuf.message import Message
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
-from services.inventory.api import convert, mappers
-from services.inventory.service_layer import handlers
+from services.common.errors import InvalidArgument, Violations
+from services.inventory.api import convert, mappers, scan_mappers
+from services.inventory.service_layer import handlers, scanning
 from services.inventory.service_layer.clock import Today
 from services.inventory.service_layer.idempotency import run_once
 from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -229,3 +230,40 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         code = mappers.optional_code("template_code", request.template_code)
         found = await self._read(lambda uow: handlers.list_reserve_standards(code, uow))
         return pb.ListReserveStandardsResponse(standards=[mappers.standard(s) for s in found])
+
+    # ---------------------------------------------------------------- scans
+    async def RecordScan(
+        self, request: pb.RecordScanRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordScanResponse:
+        cmd = scan_mappers.to_scan(request.scan)
+        [answer] = await scanning.record_scans([cmd], self._uow, self._today(), scan_mappers.encode)
+        if isinstance(answer, scanning.ScanRefused):
+            raise answer.error
+        return pb.RecordScanResponse(result=scan_mappers.recorded(answer))
+
+    async def RecordScans(
+        self, request: pb.RecordScansRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordScansResponse:
+        scan_mappers.batch_size(request)
+        results: list[pb.ScanResult | None] = [None] * len(request.scans)
+        valid = []
+        for i, scan in enumerate(request.scans):
+            try:
+                valid.append((i, scan_mappers.to_scan(scan, f"scans[{i}]")))
+            except InvalidArgument as error:
+                results[i] = scan_mappers.refused(scan.scan_id, error)
+        answers = await scanning.record_scans(
+            [cmd for _, cmd in valid], self._uow, self._today(), scan_mappers.encode
+        )
+        for (i, _), answer in zip(valid, answers, strict=True):
+            results[i] = scan_mappers.answer(answer)
+        return pb.RecordScansResponse(results=results)
+
+    async def ResolveCode(
+        self, request: pb.ResolveCodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResolveCodeResponse:
+        v = Violations()
+        code = scan_mappers.scanned_code(v, "code", request.code)
+        v.raise_if_any()
+        found = await self._read(lambda uow: scanning.resolve(code, uow))
+        return pb.ResolveCodeResponse(subject=scan_mappers.subject(found))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from services.inventory.domain.model import (
@@ -12,6 +13,7 @@ from services.inventory.domain.model import (
     Location,
     Lot,
     ReserveStandard,
+    ScanAction,
     TemplateLine,
     Unit,
 )
@@ -62,3 +64,42 @@ class CreateKit:
 @dataclass(frozen=True)
 class SetReserveStandard:
     standard: ReserveStandard
+
+
+@dataclass(frozen=True)
+class RecordScan:
+    """One scan from a handheld, as the scanner sent it."""
+
+    scan_id: str
+    code: str
+    action: ScanAction
+    depot_code: str
+    bin_code: str = ""
+    kit_code: str = ""
+    quantity: int = 0
+    operator: str = ""
+    device: str = ""
+    device_time: datetime | None = None
+    override_reason: str = ""
+    count_id: str = ""
+
+
+@dataclass(frozen=True)
+class CreateTransfer:
+    from_depot_code: str
+    to_depot_code: str
+    kit_labels: tuple[str, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StartCount:
+    depot_code: str
+    zone: str
+    operator: str
+
+
+@dataclass(frozen=True)
+class CloseCount:
+    count_id: str
+    operator: str

@@ -9,10 +9,16 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import exc
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    AsyncSessionTransaction,
+    async_sessionmaker,
+)
 
 from services.common.errors import Conflict, Unavailable
 from services.inventory.adapters.repository import Repository
+from services.inventory.adapters.scan_repository import ScanRepository
 
 # SQLSTATE classes: 08 connection exception, 57P0x server shutting down.
 _UNAVAILABLE_STATES = ("08", "57P")
@@ -38,10 +44,12 @@ class UnitOfWork:
         self._sessions = sessions
         self.session: AsyncSession
         self.repo: Repository
+        self.scans: ScanRepository
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.repo = Repository(self.session)
+        self.scans = ScanRepository(self.session)
         return self
 
     async def __aexit__(
@@ -60,6 +68,10 @@ class UnitOfWork:
             translated = translate(error)
             if translated is not None:
                 raise translated from error
+
+    def savepoint(self) -> AsyncSessionTransaction:
+        """A nested transaction: what happens inside is undone alone if it raises."""
+        return self.session.begin_nested()
 
     async def commit(self) -> None:
         await self.session.commit()
