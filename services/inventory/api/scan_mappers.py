@@ -9,10 +9,12 @@ from muster.inventory.v1 import inventory_service_pb2 as pb
 from services.common.errors import DomainError, InvalidArgument, Violations
 from services.common.grpc_errors import to_status
 from services.inventory.adapters.scan_repository import StoredScan
+from services.inventory.adapters.stock_queries import LedgerEntry, StockItemView, parse_cursor
 from services.inventory.api import convert as c
-from services.inventory.domain import commands
-from services.inventory.domain.model import ScanAction
+from services.inventory.domain import commands, model
+from services.inventory.domain.model import Page, ScanAction, TransferState
 from services.inventory.domain.scanning import ScanOutcome, Subject
+from services.inventory.service_layer.counts import Discrepancy
 from services.inventory.service_layer.scanning import ScanAnswer, ScanRefused
 
 ACTION = (pb.ScanAction, "SCAN_ACTION_")
@@ -121,3 +123,208 @@ def invalid(scan_id: str, error: InvalidArgument) -> pb.ScanResult:
 
 def scanned_code(v: Violations, path: str, value: str) -> str:
     return _scanned(v, path, value, required=True)
+
+
+# ------------------------------------------------------------------ transfers
+
+TRANSFER_STATE = (pb.Transfer.State, "STATE_")
+
+
+def to_create_transfer(r: pb.CreateTransferRequest) -> commands.CreateTransfer:
+    v = Violations()
+    c.request_id(v, r.request_id)
+    cmd = commands.CreateTransfer(
+        from_depot_code=c.code(v, "from_depot_code", r.from_depot_code),
+        to_depot_code=c.code(v, "to_depot_code", r.to_depot_code),
+        kit_labels=tuple(
+            c.code(v, f"kit_labels[{i}]", label, limit=128) for i, label in enumerate(r.kit_labels)
+        ),
+        reason=c.text(v, "reason", r.reason, required=False),
+    )
+    v.raise_if_any()
+    return cmd
+
+
+def transfer(t: model.Transfer) -> pb.Transfer:
+    return pb.Transfer(
+        sscc=t.sscc,
+        from_depot_code=t.from_depot_code,
+        to_depot_code=t.to_depot_code,
+        state=c.enum_to_proto(TRANSFER_STATE[0], t.state, TRANSFER_STATE[1]),
+        lines=[
+            pb.Transfer.Line(kit_label=ln.kit_label, shipped=ln.shipped, received=ln.received)
+            for ln in t.lines
+        ],
+        reason=t.reason,
+        create_time=c.timestamp(t.created_at),
+        close_time=c.timestamp(t.closed_at),
+    )
+
+
+def sscc(path: str, value: str) -> str:
+    v = Violations()
+    if not (value.isascii() and value.isdigit() and len(value) == 18):
+        v.add(path, "is an SSCC: 18 digits")
+    v.raise_if_any()
+    return value
+
+
+def to_list_transfers(
+    r: pb.ListTransfersRequest,
+) -> tuple[Page, str | None, TransferState | None]:
+    v = Violations()
+    page = c.page(v, r.page_size, r.page_token, "transfers")
+    depot = c.code(v, "depot_code", r.depot_code, required=False) or None
+    state = c.enum_to_domain(
+        v, "state", TRANSFER_STATE[0], r.state, TransferState, TRANSFER_STATE[1], required=False
+    )
+    v.raise_if_any()
+    return page, depot, state
+
+
+# ------------------------------------------------------------------ counts
+
+DISCREPANCY = (pb.Discrepancy.Kind, "KIND_")
+
+
+def to_start_count(r: pb.StartCountRequest) -> commands.StartCount:
+    v = Violations()
+    c.request_id(v, r.request_id)
+    cmd = commands.StartCount(
+        depot_code=c.code(v, "depot_code", r.depot_code),
+        zone=c.code(v, "zone", r.zone, required=False, limit=32),
+        operator=c.text(v, "operator", r.operator, limit=64),
+    )
+    v.raise_if_any()
+    return cmd
+
+
+def to_close_count(r: pb.CloseCountRequest) -> commands.CloseCount:
+    v = Violations()
+    c.request_id(v, r.request_id)
+    cmd = commands.CloseCount(
+        count_id=c.code(v, "count_id", r.count_id, limit=32),
+        operator=c.text(v, "operator", r.operator, limit=64),
+    )
+    v.raise_if_any()
+    return cmd
+
+
+def stock_count(s: model.StockCount) -> pb.StockCount:
+    return pb.StockCount(
+        count_id=s.count_id,
+        depot_code=s.depot_code,
+        zone=s.zone,
+        open=s.open,
+        started_by=s.started_by,
+        closed_by=s.closed_by,
+        start_time=c.timestamp(s.started_at),
+        close_time=c.timestamp(s.closed_at),
+        scans=s.scans,
+        counted_by=list(s.counted_by),
+    )
+
+
+def discrepancy(d: Discrepancy) -> pb.Discrepancy:
+    return pb.Discrepancy(
+        kind=c.enum_to_proto(DISCREPANCY[0], d.kind, DISCREPANCY[1]),
+        subject=pb.Subject(
+            kind=pb.SubjectKind.Value(f"SUBJECT_KIND_{d.subject_kind}"),
+            key=d.key,
+            item_type_code=d.item_type_code,
+        ),
+        expected_bin=d.expected_bin,
+        counted_bin=d.counted_bin,
+        adjustment=d.adjustment,
+    )
+
+
+# ------------------------------------------------------------------ queries
+
+CONDITION = (pb.Condition, "CONDITION_")
+
+
+def to_due_query(
+    r: pb.ListExpiringRequest | pb.ListInspectionsDueRequest, kind: str
+) -> tuple[str, int, Page]:
+    v = Violations()
+    depot = c.code(v, "depot_code", r.depot_code)
+    within = c.whole(v, "within_days", r.within_days, minimum=0)
+    if within > 3650:
+        v.add("within_days", "must be at most 3650 (ten years)")
+    page = c.page(v, r.page_size, r.page_token, kind)
+    v.raise_if_any()
+    return depot, within, page
+
+
+def stock_item(s: StockItemView) -> pb.StockItem:
+    return pb.StockItem(
+        subject=pb.Subject(
+            kind=pb.SubjectKind.Value(f"SUBJECT_KIND_{s.kind}"),
+            key=s.key,
+            item_type_code=s.item_type_code,
+            gtin=s.gtin,
+            expiry_date=c.date_to_proto(s.expires_on),
+            depot_code=s.depot_code,
+        ),
+        kit_label=s.kit_label,
+        bin_label=s.bin_label,
+        quantity=s.quantity,
+        expiry_date=c.date_to_proto(s.expires_on),
+        next_inspection_date=c.date_to_proto(s.next_inspection_on),
+        condition=c.enum_to_proto(CONDITION[0], s.condition, CONDITION[1]),
+    )
+
+
+def to_history(r: pb.GetHistoryRequest) -> tuple[str, Page]:
+    v = Violations()
+    code = _scanned(v, "code", r.code, required=True)
+    page = c.page(v, r.page_size, r.page_token, "history")
+    v.raise_if_any()
+    return code, page
+
+
+def ledger_entry(e: LedgerEntry) -> pb.ScanRecord:
+    scan = pb.Scan(
+        scan_id=e.scan_id,
+        code=e.code,
+        action=pb.ScanAction.Value(f"SCAN_ACTION_{e.action}"),
+        depot_code=e.depot_code,
+        quantity=e.quantity,
+        operator=e.operator,
+        device=e.device,
+        override_reason=e.override_reason,
+        count_id=e.count_id,
+    )
+    if e.bin_label:
+        scan.bin_code = e.bin_label
+    if e.device_time is not None:
+        scan.device_time.FromDatetime(e.device_time)
+    return pb.ScanRecord(
+        scan=scan, result=recorded(StoredScan(e.scan_id, e.result, e.seq, e.recorded_at))
+    )
+
+
+def change(ch: model.Change) -> pb.Change:
+    out = pb.Change(
+        cursor=ch.cursor,
+        kind=pb.SubjectKind.Value(f"SUBJECT_KIND_{ch.kind}") if ch.kind else 0,
+        key=ch.key,
+        depot_code=ch.depot_code,
+        scan_id=ch.scan_id,
+        kit_label=ch.kit_label,
+        time=c.timestamp(ch.created_at),
+    )
+    if ch.action:
+        out.action = pb.ScanAction.Value(f"SCAN_ACTION_{ch.action}")
+    if ch.kit_state:
+        out.kit_state = pb.Kit.State.Value(f"STATE_{ch.kit_state}")
+    return out
+
+
+def cursor(value: str) -> str:
+    v = Violations()
+    if value and parse_cursor(value) is None:
+        v.add("cursor", "is not a cursor this feed gave out; start without one")
+    v.raise_if_any()
+    return value

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import TypeVar
 
 import grpc
@@ -13,12 +16,14 @@ from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
 from services.common.errors import InvalidArgument, Violations
 from services.inventory.api import convert, mappers, scan_mappers
-from services.inventory.service_layer import handlers, scanning
+from services.inventory.service_layer import counts, handlers, queries, scanning, transfers
 from services.inventory.service_layer.clock import Today
 from services.inventory.service_layer.idempotency import run_once
 from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 M = TypeVar("M", bound=Message)
+CHANGE_BATCH = 500
+HEARTBEAT_S = 10.0
 R = TypeVar("R")
 
 
@@ -31,9 +36,10 @@ def fingerprint(request: Message) -> str:
 
 
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory, today: Today) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, today: Today, change_poll_s: float = 0.2) -> None:
         self._uow = uow
         self._today = today
+        self._change_poll_s = change_poll_s
 
     async def _once(
         self,
@@ -267,3 +273,119 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         v.raise_if_any()
         found = await self._read(lambda uow: scanning.resolve(code, uow))
         return pb.ResolveCodeResponse(subject=scan_mappers.subject(found))
+
+    # ---------------------------------------------------------------- transfers
+    async def CreateTransfer(
+        self, request: pb.CreateTransferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateTransferResponse:
+        cmd = scan_mappers.to_create_transfer(request)
+        transfers.unique_labels(cmd.kit_labels)
+        return await self._once(
+            request,
+            pb.CreateTransferResponse,
+            lambda uow: transfers.create_transfer(cmd, uow),
+            lambda t: pb.CreateTransferResponse(transfer=scan_mappers.transfer(t)),
+        )
+
+    async def GetTransfer(
+        self, request: pb.GetTransferRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTransferResponse:
+        sscc = scan_mappers.sscc("sscc", request.sscc)
+        found = await self._read(lambda uow: transfers.get_transfer(sscc, uow))
+        return pb.GetTransferResponse(transfer=scan_mappers.transfer(found))
+
+    async def ListTransfers(
+        self, request: pb.ListTransfersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTransfersResponse:
+        page, depot, state = scan_mappers.to_list_transfers(request)
+        found = await self._read(lambda uow: transfers.list_transfers(page, depot, state, uow))
+        return pb.ListTransfersResponse(
+            transfers=[scan_mappers.transfer(t) for t in found.items],
+            next_page_token=convert.page_token(found.next_key, "transfers"),
+        )
+
+    # ---------------------------------------------------------------- counts
+    async def StartCount(
+        self, request: pb.StartCountRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartCountResponse:
+        cmd = scan_mappers.to_start_count(request)
+        return await self._once(
+            request,
+            pb.StartCountResponse,
+            lambda uow: counts.start_count(cmd, uow),
+            lambda found: pb.StartCountResponse(count=scan_mappers.stock_count(found)),
+        )
+
+    async def CloseCount(
+        self, request: pb.CloseCountRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CloseCountResponse:
+        cmd = scan_mappers.to_close_count(request)
+        return await self._once(
+            request,
+            pb.CloseCountResponse,
+            lambda uow: counts.close_count(cmd, uow),
+            lambda found: pb.CloseCountResponse(
+                count=scan_mappers.stock_count(found[0]),
+                discrepancies=[scan_mappers.discrepancy(d) for d in found[1]],
+            ),
+        )
+
+    # ---------------------------------------------------------------- queries
+    async def ListExpiring(
+        self, request: pb.ListExpiringRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListExpiringResponse:
+        depot, within, page = scan_mappers.to_due_query(request, "expiring")
+        found = await self._read(
+            lambda uow: queries.list_expiring(depot, within, page, self._today(), uow)
+        )
+        return pb.ListExpiringResponse(
+            items=[scan_mappers.stock_item(i) for i in found.items],
+            next_page_token=convert.page_token(found.next_key, "expiring"),
+        )
+
+    async def ListInspectionsDue(
+        self, request: pb.ListInspectionsDueRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListInspectionsDueResponse:
+        depot, within, page = scan_mappers.to_due_query(request, "inspections")
+        found = await self._read(
+            lambda uow: queries.list_inspections_due(depot, within, page, self._today(), uow)
+        )
+        return pb.ListInspectionsDueResponse(
+            items=[scan_mappers.stock_item(i) for i in found.items],
+            next_page_token=convert.page_token(found.next_key, "inspections"),
+        )
+
+    async def GetHistory(
+        self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetHistoryResponse:
+        code, page = scan_mappers.to_history(request)
+        subject, found = await self._read(lambda uow: queries.get_history(code, page, uow))
+        return pb.GetHistoryResponse(
+            subject=scan_mappers.subject(subject),
+            records=[scan_mappers.ledger_entry(e) for e in found.items],
+            next_page_token=convert.page_token(found.next_key, "history"),
+        )
+
+    # ---------------------------------------------------------------- change feed
+    async def WatchChanges(
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchChangesResponse]:
+        cursor = scan_mappers.cursor(request.cursor)
+        if not cursor and request.from_now:
+            cursor = await self._read(queries.head)
+        # Say at once that the watch is live, and from where.
+        yield pb.WatchChangesResponse(cursor=cursor)
+        quiet_since = time.monotonic()
+        while True:
+            changes = await self._read(partial(queries.changes_after, cursor, CHANGE_BATCH))
+            if changes:
+                cursor = changes[-1].cursor
+                quiet_since = time.monotonic()
+                yield pb.WatchChangesResponse(
+                    changes=[scan_mappers.change(ch) for ch in changes], cursor=cursor
+                )
+                continue
+            if time.monotonic() - quiet_since > HEARTBEAT_S:
+                quiet_since = time.monotonic()
+                yield pb.WatchChangesResponse(cursor=cursor)
+            await asyncio.sleep(self._change_poll_s)

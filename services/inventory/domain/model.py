@@ -200,3 +200,55 @@ class Page:
 class PageOf(Generic[T]):
     items: list[T] = field(default_factory=list)
     next_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferLine:
+    kit_label: str
+    shipped: bool = False
+    received: bool = False
+
+
+@dataclass(frozen=True)
+class Transfer:
+    sscc: str
+    from_depot_code: str
+    to_depot_code: str
+    state: TransferState
+    lines: tuple[TransferLine, ...]
+    reason: str = ""
+    created_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StockCount:
+    count_id: str
+    depot_code: str
+    zone: str
+    open: bool
+    started_by: str
+    closed_by: str = ""
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    scans: int = 0
+    counted_by: tuple[str, ...] = ()
+
+
+class DiscrepancyKind(enum.StrEnum):
+    MISSING = "MISSING"
+    UNEXPECTED = "UNEXPECTED"
+    WRONG_BIN = "WRONG_BIN"
+
+
+@dataclass(frozen=True)
+class Change:
+    cursor: str
+    kind: str
+    key: str
+    depot_code: str
+    action: str
+    scan_id: str
+    kit_label: str
+    kit_state: str
+    created_at: datetime

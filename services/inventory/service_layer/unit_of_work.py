@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from services.common.errors import Conflict, Unavailable
 from services.inventory.adapters.repository import Repository
 from services.inventory.adapters.scan_repository import ScanRepository
+from services.inventory.adapters.stock_queries import StockQueries
 
 # SQLSTATE classes: 08 connection exception, 57P0x server shutting down.
 _UNAVAILABLE_STATES = ("08", "57P")
@@ -45,11 +46,13 @@ class UnitOfWork:
         self.session: AsyncSession
         self.repo: Repository
         self.scans: ScanRepository
+        self.queries: StockQueries
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.repo = Repository(self.session)
         self.scans = ScanRepository(self.session)
+        self.queries = StockQueries(self.session)
         return self
 
     async def __aexit__(

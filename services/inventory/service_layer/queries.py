@@ -1,0 +1,85 @@
+"""What depot staff and consumers ask of the stock: expiring, due, history, changes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from services.common.errors import FieldViolation, InvalidArgument, NotFound
+from services.inventory.adapters.stock_queries import LedgerEntry, StockItemView, parse_cursor
+from services.inventory.domain import labels, model
+from services.inventory.domain.model import Page, PageOf
+from services.inventory.domain.scanning import Subject
+from services.inventory.service_layer.scanning import resolve
+from services.inventory.service_layer.unit_of_work import UnitOfWork
+
+
+async def _depot_id(uow: UnitOfWork, code: str) -> int:
+    depot = await uow.scans.depot(code)
+    if depot is None:
+        raise NotFound("depot", code)
+    return depot.id
+
+
+async def list_expiring(
+    depot_code: str, within_days: int, page: Page, today: date, uow: UnitOfWork
+) -> PageOf[StockItemView]:
+    until = today + timedelta(days=within_days)
+    items, next_key = await uow.queries.expiring(await _depot_id(uow, depot_code), until, page)
+    return PageOf(items, next_key)
+
+
+async def list_inspections_due(
+    depot_code: str, within_days: int, page: Page, today: date, uow: UnitOfWork
+) -> PageOf[StockItemView]:
+    until = today + timedelta(days=within_days)
+    depot_id = await _depot_id(uow, depot_code)
+    items, next_key = await uow.queries.inspections_due(depot_id, until, page)
+    return PageOf(items, next_key)
+
+
+async def get_history(
+    code: str, page: Page, uow: UnitOfWork
+) -> tuple[Subject, PageOf[LedgerEntry]]:
+    """Every scan of one kit, unit or lot, newest first; a kit may be named by its printed label."""
+    try:
+        label = labels.parse(code)
+    except labels.LabelError:
+        kit = await uow.scans.kit_by_label(code, lock=False)
+        if kit is None:
+            raise NotFound("kit", code) from None
+        entries, next_key = await uow.queries.history(page, kit_id=kit.id)
+        return Subject("KIT", kit.label, depot_code=kit.depot.code), PageOf(entries, next_key)
+    subject = await resolve(code, uow)
+    match label:
+        case labels.KitLabel(giai):
+            kit = await uow.scans.kit(giai)
+            assert kit is not None
+            entries, next_key = await uow.queries.history(page, kit_id=kit.id)
+        case labels.UnitLabel(gtin, serial):
+            item = await uow.scans.item_type_by_gtin(gtin)
+            unit = await uow.scans.unit(item.id, serial) if item else None
+            if unit is None:
+                raise NotFound("unit", serial)
+            entries, next_key = await uow.queries.history(page, unit_id=unit.id)
+        case labels.LotLabel(gtin, lot_number, _):
+            item = await uow.scans.item_type_by_gtin(gtin)
+            lot_ids = await uow.queries.lot_ids(item.id, lot_number) if item else []
+            if not lot_ids:
+                raise NotFound("lot", lot_number)
+            entries, next_key = await uow.queries.history(page, lot_ids=lot_ids)
+        case _:
+            raise InvalidArgument(
+                [FieldViolation("code", "name a kit, unit or lot: bins and shipments keep none")]
+            )
+    return subject, PageOf(entries, next_key)
+
+
+async def changes_after(cursor: str, limit: int, uow: UnitOfWork) -> list[model.Change]:
+    after = parse_cursor(cursor) if cursor else (0, 0)
+    if after is None:
+        raise InvalidArgument([FieldViolation("cursor", "is not a cursor this feed gave out")])
+    return await uow.queries.changes_after(after, limit)
+
+
+async def head(uow: UnitOfWork) -> str:
+    return await uow.queries.head()
