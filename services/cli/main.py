@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc
 from rich.console import Console
 
+from services.cli import scan as scan_cli
 from services.common.logging import configure_logging
 
 INVENTORY_ADDRESS = os.environ.get("MUSTER_INVENTORY_ADDRESS", "127.0.0.1:50051")
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     kit = sub.add_parser("kit", help="one kit: state and shortfalls")
     kit.add_argument("label")
     kit.add_argument("--address", default=INVENTORY_ADDRESS)
+    scan = sub.add_parser("scan", help="scan codes at a depot; spooled while inventory is away")
+    scan_cli.add_arguments(scan, INVENTORY_ADDRESS)
     return parser
 
 
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
 
             dev.prepare(console, _database_url())
             return 0
+        if args.command == "scan":
+            return scan_cli.command(args, console)
         from services.cli import inventory
 
         if args.command == "depots":
