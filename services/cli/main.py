@@ -30,6 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     kit.add_argument("--address", default=INVENTORY_ADDRESS)
     scan = sub.add_parser("scan", help="scan codes at a depot; spooled while inventory is away")
     scan_cli.add_arguments(scan, INVENTORY_ADDRESS)
+    printed = sub.add_parser("labels", help="GS1 label payloads (and SVG images) for a depot")
+    printed.add_argument("--depot", required=True)
+    printed.add_argument(
+        "--what",
+        nargs="+",
+        choices=("bins", "kits", "units"),
+        default=["bins", "kits"],
+        help="which labels (default: bins kits)",
+    )
+    printed.add_argument("--out", type=Path, default=None, help="write one GS1-128 SVG each here")
+    printed.add_argument("--address", default=INVENTORY_ADDRESS)
     return parser
 
 
@@ -62,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "scan":
             return scan_cli.command(args, console)
+        if args.command == "labels":
+            from services.cli import labels
+
+            return labels.show(args.address, args.depot, tuple(args.what), args.out, console)
         from services.cli import inventory
 
         if args.command == "depots":

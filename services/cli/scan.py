@@ -3,7 +3,10 @@
 A keyboard-wedge scanner types each code it reads followed by Enter, so the
 client reads standard input line by line. Only CR and LF are stripped; GS1's
 FNC1 separator arrives as the GS character (0x1D), and `{GS}` typed by hand is
-read as GS too. A line `quantity N` sets the quantity of the next lot scan.
+read as GS too. A line `quantity N` sets the quantity of the next lot scan,
+`override REASON` the reason recorded with the next ISSUE (needed for a kit
+that is not READY), and `count ID` the open count that COUNT scans belong to
+(or `--count ID`).
 
 Fixed action:
 
@@ -108,6 +111,8 @@ CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 _QUANTITY = re.compile(r"quantity\s+(\d{1,7})", re.IGNORECASE)
+_COUNT = re.compile(r"count\s+([A-Za-z0-9_-]{1,32})", re.IGNORECASE)
+_OVERRIDE = re.compile(r"override\s+(.{1,200})", re.IGNORECASE)
 _WITH_BIN = {pb.SCAN_ACTION_RECEIVE, pb.SCAN_ACTION_PUTAWAY, pb.SCAN_ACTION_COUNT}
 _WITH_KIT = {pb.SCAN_ACTION_PACK, pb.SCAN_ACTION_UNPACK}
 _ACTION_NAMES = [n.removeprefix("SCAN_ACTION_") for n in pb.ScanAction.keys()[1:]]
@@ -135,6 +140,7 @@ class Options:
     action: str  # an action name, or STATION
     bin_code: str = ""
     kit_code: str = ""
+    count_id: str = ""
     operator: str = field(default_factory=getpass.getuser)
     device: str = field(default_factory=socket.gethostname)
 
@@ -172,6 +178,8 @@ class Station:
         self.bin_code = options.bin_code
         self.kit_code = options.kit_code
         self.quantity = 0
+        self.count_id = options.count_id
+        self.override_reason = ""
         self.operator = options.operator
         self.device = options.device
 
@@ -182,6 +190,12 @@ class Station:
         if match := _QUANTITY.fullmatch(code.strip()):
             self.quantity = int(match.group(1))
             return Switched(f"quantity {self.quantity} for the next lot")
+        if match := _COUNT.fullmatch(code.strip()):
+            self.count_id = match.group(1)
+            return Switched(f"counting for count {self.count_id}")
+        if match := _OVERRIDE.fullmatch(code.strip()):
+            self.override_reason = match.group(1).strip()
+            return Switched(f"override for the next issue: {self.override_reason}")
         try:
             label = labels.parse(code)
         except labels.LabelError as error:
@@ -212,6 +226,9 @@ class Station:
         quantity = 0
         if isinstance(label, labels.LotLabel):
             quantity, self.quantity = self.quantity, 0
+        override = ""
+        if self.action == pb.SCAN_ACTION_ISSUE:
+            override, self.override_reason = self.override_reason, ""
         scan = pb.Scan(
             scan_id=str(uuid.uuid4()),
             code=code,
@@ -220,6 +237,8 @@ class Station:
             bin_code=self.bin_code if self.action in _WITH_BIN else "",
             kit_code=self.kit_code if self.action in _WITH_KIT else "",
             quantity=quantity,
+            count_id=self.count_id if self.action == pb.SCAN_ACTION_COUNT else "",
+            override_reason=override,
             operator=self.operator,
             device=self.device,
         )
@@ -599,6 +618,7 @@ def add_arguments(parser: argparse.ArgumentParser, default_address: str) -> None
     parser.add_argument("--action", help="receive, putaway, pack, unpack, issue, ... or station")
     parser.add_argument("--bin", default="", help="the bin's label (GS1 414+254)")
     parser.add_argument("--kit", default="", help="the kit's label (GS1 8004) for pack/unpack")
+    parser.add_argument("--count", default="", help="the open count's id, for count scans")
     parser.add_argument("--operator", default=None, help="who scans (default: the login)")
     parser.add_argument("--device", default=None, help="this scanner's id (default: hostname)")
     parser.add_argument("--spool", type=Path, default=None, help="the spool folder")
@@ -652,5 +672,6 @@ def _options(args: argparse.Namespace) -> Options:
         action=args.action,
         bin_code=normalise(args.bin),
         kit_code=normalise(args.kit),
+        count_id=args.count,
         **{k: v for k, v in found.items() if v is not None},
     )

@@ -304,6 +304,21 @@ def test_quantity_applies_to_the_next_lot_only_and_gs_may_be_typed() -> None:
     assert first.scan_id != second.scan_id and first.HasField("device_time")
 
 
+def test_override_goes_with_the_next_issue_only_and_count_ids_stay() -> None:
+    s = station()
+    kit = labels.kit_code(labels.giai_for(9))
+    unit = "0106950000000347" + "21SN1"
+    s.read(labels.action_code("ISSUE"))
+    assert isinstance(s.read("override flood at Baishan"), scan.Switched)
+    first, second = s.read(kit), s.read(kit)
+    assert isinstance(first, pb.Scan) and isinstance(second, pb.Scan)
+    assert (first.override_reason, second.override_reason) == ("flood at Baishan", "")
+    s.read(labels.action_code("COUNT"))
+    s.read("count C12345")
+    counted = [s.read(unit), s.read(unit)]
+    assert all(isinstance(c, pb.Scan) and c.count_id == "C12345" for c in counted)
+
+
 def test_an_unknown_action_barcode_is_refused() -> None:
     read = station().read(labels.action_code("DANCE"))
     assert isinstance(read, scan.Rejected) and read.reason == "UNKNOWN_ACTION"
