@@ -72,7 +72,8 @@ def seeded_url(pg: PgServer) -> str:
 
 
 async def start_inventory(url: str, **overrides: object) -> RunningServer:
-    settings = ServerSettings(service="inventory", database_url=url, port=0, **overrides)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"port": 0, **overrides}
+    settings = ServerSettings(service="inventory", database_url=url, **fields)  # type: ignore[arg-type]
     return await inventory_server.start(settings, today=lambda: TODAY)
 
 
