@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test gen install lint typecheck seed clean
+.PHONY: run test gen install lint typecheck seed clean bench
 
 run: install ## set up, start PostgreSQL (embedded unless MUSTER_DATABASE_URL), migrate, seed, serve
 	$(BIN)/muster run
@@ -38,6 +38,9 @@ typecheck: install
 
 seed: install ## load the Jilin reference network into MUSTER_DATABASE_URL (idempotent)
 	$(BIN)/muster seed
+
+bench: install ## RecordScan(s) throughput and p50/p99 on PostgreSQL, beside gRPC echo and raw SQL (benchmarks/README.md)
+	$(BIN)/python -m benchmarks.scan_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) gen .pytest_cache .mypy_cache .ruff_cache
