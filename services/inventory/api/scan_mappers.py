@@ -8,7 +8,7 @@ from muster.inventory.v1 import inventory_service_pb2 as pb
 
 from services.common.errors import DomainError, InvalidArgument, Violations
 from services.common.grpc_errors import to_status
-from services.inventory.adapters.scan_repository import StoredScan
+from services.inventory.adapters.scan_store import StoredScan
 from services.inventory.adapters.stock_queries import LedgerEntry, StockItemView, parse_cursor
 from services.inventory.api import convert as c
 from services.inventory.domain import commands, model

@@ -44,25 +44,27 @@ async def get_history(
     try:
         label = labels.parse(code)
     except labels.LabelError:
-        kit = await uow.scans.kit_by_label(code, lock=False)
-        if kit is None:
+        printed = await uow.scans.kit_by_label(code, lock=False)
+        if printed is None:
             raise NotFound("kit", code) from None
-        entries, next_key = await uow.queries.history(page, kit_id=kit.id)
-        return Subject("KIT", kit.label, depot_code=kit.depot.code), PageOf(entries, next_key)
+        entries, next_key = await uow.queries.history(page, kit_id=printed.id)
+        subject = Subject("KIT", printed.label, depot_code=printed.depot.code)
+        return subject, PageOf(entries, next_key)
     subject = await resolve(code, uow)
+    store = await uow.scan_store()
     match label:
         case labels.KitLabel(giai):
-            kit = await uow.scans.kit(giai)
+            kit = await store.kit(giai=giai, lock=False)
             assert kit is not None
             entries, next_key = await uow.queries.history(page, kit_id=kit.id)
         case labels.UnitLabel(gtin, serial):
-            item = await uow.scans.item_type_by_gtin(gtin)
-            unit = await uow.scans.unit(item.id, serial) if item else None
+            item = await store.item_by_gtin(gtin)
+            unit = await store.unit(item.id, serial, lock=False) if item else None
             if unit is None:
                 raise NotFound("unit", serial)
             entries, next_key = await uow.queries.history(page, unit_id=unit.id)
         case labels.LotLabel(gtin, lot_number, _):
-            item = await uow.scans.item_type_by_gtin(gtin)
+            item = await store.item_by_gtin(gtin)
             lot_ids = await uow.queries.lot_ids(item.id, lot_number) if item else []
             if not lot_ids:
                 raise NotFound("lot", lot_number)

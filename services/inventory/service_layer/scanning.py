@@ -1,14 +1,18 @@
 """Recording scans: each applied once, in order, its projection and ledger row in one transaction.
 
-A batch runs in one transaction with a savepoint per scan, so a refused scan
-leaves nothing behind while the others stand. A scan_id seen before answers
-its stored result. An advisory lock per scan_id makes concurrent copies wait
-for the first, and deadlocks or serialization failures re-run the batch.
+A batch runs in one transaction. Its scan_ids are locked (advisory locks in
+hash order, so concurrent copies of a scan wait for the first) and looked up
+at once: a scan_id seen before answers its stored result. Each new scan then
+runs in a savepoint when the batch holds more than one, so a refused scan
+leaves nothing behind while the others stand. Deadlocks and serialization
+failures re-run the whole batch. The SQL is the ScanStore's: Core statements
+on plain records, with reference data cached per process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -19,18 +23,19 @@ from services.common.errors import (
     InvalidArgument,
     NotFound,
 )
-from services.inventory.adapters.orm import (
-    DepotRow,
-    ItemTypeRow,
-    KitRow,
-    LocationRow,
-    LotRow,
-    TransferRow,
-    UnitRow,
+from services.inventory.adapters.scan_store import (
+    BinRef,
+    DepotRef,
+    ItemRef,
+    KitRec,
+    LedgerRefs,
+    LotRec,
+    ScanStore,
+    StoredScan,
+    TransferRec,
+    UnitRec,
 )
-from services.inventory.adapters.repository import to_lot, to_template, to_unit
-from services.inventory.adapters.scan_repository import LedgerRefs, StoredScan
-from services.inventory.domain import commands, labels, scanning
+from services.inventory.domain import commands, labels, model, scanning
 from services.inventory.domain.completeness import assess
 from services.inventory.domain.model import (
     ASSESSED_STATES,
@@ -62,18 +67,22 @@ class _Applied:
     refs: LedgerRefs
     quantity: int = 0
     # The kit whose state the answer reports (else the first kit the scan touched).
-    kit: KitRow | None = None
+    kit: KitRec | None = None
 
 
 @dataclass
 class _Context:
     cmd: commands.RecordScan
-    uow: UnitOfWork
+    store: ScanStore
     today: date
-    depot: DepotRow
-    location: LocationRow | None
+    depot: DepotRef
+    location: BinRef | None
     label: labels.Label
-    touched_kits: list[KitRow] = field(default_factory=list)
+    touched_kits: list[KitRec] = field(default_factory=list)
+
+    def touch(self, kit: KitRec) -> None:
+        if all(k.id != kit.id for k in self.touched_kits):
+            self.touched_kits.append(kit)
 
 
 # ------------------------------------------------------------------ entry points
@@ -89,8 +98,11 @@ async def record_scans(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             async with uow_factory() as uow:
-                answers = [await _record_one(cmd, uow, today, encode) for cmd in cmds]
-                await uow.commit()
+                answers = await _record_batch(cmds, uow, today, encode)
+                if len(cmds) == 1 and isinstance(answers[0], ScanRefused):
+                    await uow.rollback()  # a lone refused scan ran without a savepoint
+                else:
+                    await uow.commit()
                 return answers
         except Conflict:
             if attempt == MAX_ATTEMPTS:
@@ -98,66 +110,108 @@ async def record_scans(
     raise AssertionError("unreachable")
 
 
+async def _record_batch(
+    cmds: Sequence[commands.RecordScan], uow: UnitOfWork, today: date, encode: Encode
+) -> list[ScanAnswer]:
+    store = await uow.scan_store()
+    ids = [cmd.scan_id for cmd in cmds]
+    await store.lock_scans(ids)
+    seen: dict[str, ScanAnswer] = dict(await store.stored(ids))
+    isolate = len(cmds) > 1
+    answers: list[ScanAnswer] = []
+    for cmd in cmds:
+        if cmd.scan_id not in seen:
+            seen[cmd.scan_id] = await _record_one(cmd, uow, store, today, encode, isolate)
+        answers.append(seen[cmd.scan_id])
+    return answers
+
+
 async def _record_one(
-    cmd: commands.RecordScan, uow: UnitOfWork, today: date, encode: Encode
+    cmd: commands.RecordScan,
+    uow: UnitOfWork,
+    store: ScanStore,
+    today: date,
+    encode: Encode,
+    isolate: bool,
 ) -> ScanAnswer:
-    await uow.repo.lock(f"scan:{cmd.scan_id}")
-    stored = await uow.scans.stored(cmd.scan_id)
-    if stored is not None:
-        return stored
     try:
-        async with uow.savepoint():
-            applied = await _apply(cmd, uow, today)
-            depot = await uow.scans.depot(cmd.depot_code)
-            assert depot is not None
-            outcome = _outcome(applied)
-            stored = await uow.scans.record(
-                cmd, depot, applied.refs, applied.quantity, encode(cmd, outcome)
+        async with _isolated(uow, isolate):
+            ctx = await _context(cmd, store, today)
+            applied = await _HANDLERS[cmd.action](ctx)
+            for kit in ctx.touched_kits:
+                await _reassess(ctx, kit)
+            outcome = _outcome(applied, ctx)
+            refs = _with_bin(applied.refs, ctx.location)
+            return await store.record(
+                cmd, ctx.depot, refs, applied.quantity, encode(cmd, outcome), _change(cmd, outcome)
             )
-            _feed(cmd, uow, outcome)
-            return stored
     except DomainError as error:
         return ScanRefused(cmd.scan_id, error)
 
 
-def _outcome(applied: _Applied) -> ScanOutcome:
-    kit = applied.kit
+@contextlib.asynccontextmanager
+async def _isolated(uow: UnitOfWork, isolate: bool) -> AsyncIterator[None]:
+    """A savepoint when other scans share the transaction; a lone scan needs none."""
+    if not isolate:
+        yield
+        return
+    async with uow.savepoint():
+        yield
+
+
+def _outcome(applied: _Applied, ctx: _Context) -> ScanOutcome:
+    kit = applied.kit or (ctx.touched_kits[0] if ctx.touched_kits else None)
     if kit is None:
         return ScanOutcome(applied.subject)
     return ScanOutcome(applied.subject, kit.label, kit.state)
 
 
-def _feed(cmd: commands.RecordScan, uow: UnitOfWork, outcome: ScanOutcome) -> None:
-    uow.scans.change(
-        kind=outcome.subject.kind,
-        key=outcome.subject.key,
-        depot_code=outcome.subject.depot_code or cmd.depot_code,
-        action=cmd.action,
-        scan_id=cmd.scan_id,
-        kit_label=outcome.kit_label,
-        kit_state=outcome.kit_state,
+def _with_bin(refs: LedgerRefs, location: BinRef | None) -> LedgerRefs:
+    if location is None:
+        return refs
+    return LedgerRefs(
+        location.id, refs.kit_id, refs.unit_id, refs.lot_id, refs.transfer_id, refs.count_id
     )
+
+
+def _change(cmd: commands.RecordScan, outcome: ScanOutcome) -> dict[str, str]:
+    return {
+        "kind": outcome.subject.kind,
+        "key": outcome.subject.key,
+        "depot_code": outcome.subject.depot_code or cmd.depot_code,
+        "action": cmd.action.value,
+        "kit_label": outcome.kit_label,
+        "kit_state": outcome.kit_state.value if outcome.kit_state else "",
+    }
 
 
 async def resolve(code: str, uow: UnitOfWork) -> Subject:
     """What a code names, without changing anything."""
-    label = _parse(code)
+    return await _resolve(await uow.scan_store(), _parse(code))
+
+
+async def _resolve(store: ScanStore, label: labels.Label) -> Subject:
     match label:
         case labels.KitLabel(giai):
-            kit = await uow.scans.kit(giai)
+            kit = await store.kit(giai=giai)
             if kit is None:
                 raise NotFound("kit", giai)
-            return Subject("KIT", kit.label, depot_code=kit.depot.code)
+            return Subject(
+                "KIT", kit.label, depot_code=(await store.depot_by_id(kit.depot_id)).code
+            )
         case labels.UnitLabel(gtin, serial):
-            item = await _item_type(uow, gtin)
-            unit = await uow.scans.unit(item.id, serial)
-            depot = (await uow.scans.depot_by_id(unit.depot_id)).code if unit else ""
-            return Subject("UNIT", serial, item.code, gtin, depot_code=depot)
+            item = await _item_type(store, gtin)
+            unit = await store.unit(item.id, serial, lock=False)
+            held_at = (await store.depot_by_id(unit.depot_id)).code if unit else ""
+            return Subject("UNIT", serial, item.code, gtin, depot_code=held_at)
         case labels.LotLabel(gtin, lot_number, expires_on):
-            item = await _item_type(uow, gtin)
+            item = await _item_type(store, gtin)
             return Subject("LOT", lot_number, item.code, gtin, expires_on)
         case labels.BinLabel(gln, extension):
-            return Subject("BIN", extension, depot_code=await _depot_code_of_gln(uow, gln))
+            owner = await store.depot_by_gln(gln)
+            if owner is None:
+                raise NotFound("depot with GLN", gln)
+            return Subject("BIN", extension, depot_code=owner.code)
         case labels.ShipmentLabel(sscc):
             return Subject("SHIPMENT", sscc)
         case labels.ActionLabel(action):
@@ -184,21 +238,14 @@ def _action(name: str) -> ScanAction:
         ) from None
 
 
-async def _depot_code_of_gln(uow: UnitOfWork, gln: str) -> str:
-    depot = await uow.repo.depot_by_gln(gln)
-    if depot is None:
-        raise NotFound("depot with GLN", gln)
-    return depot.code
-
-
-async def _item_type(uow: UnitOfWork, gtin: str) -> ItemTypeRow:
-    item = await uow.scans.item_type_by_gtin(gtin)
+async def _item_type(store: ScanStore, gtin: str) -> ItemRef:
+    item = await store.item_by_gtin(gtin)
     if item is None:
         raise NotFound("item type with GTIN", gtin)
     return item
 
 
-async def _bin(uow: UnitOfWork, depot: DepotRow, code: str) -> LocationRow | None:
+async def _bin(store: ScanStore, depot: DepotRef, code: str) -> BinRef | None:
     if not code:
         return None
     label = _parse(code, "scan.bin_code")
@@ -209,13 +256,22 @@ async def _bin(uow: UnitOfWork, depot: DepotRow, code: str) -> LocationRow | Non
             "BIN_AT_OTHER_DEPOT",
             f"bin {label.extension} belongs to GLN {label.gln}, not depot {depot.code}",
         )
-    location = await uow.scans.bin(depot.id, label.extension)
+    location = await store.bin(depot.id, label.extension)
     if location is None:
         raise NotFound("bin", f"{label.extension} at {depot.code}")
     return location
 
 
-def _need_bin(ctx: _Context) -> LocationRow:
+async def _context(cmd: commands.RecordScan, store: ScanStore, today: date) -> _Context:
+    label = _parse(cmd.code)
+    depot = await store.depot(cmd.depot_code)
+    if depot is None:
+        raise NotFound("depot", cmd.depot_code)
+    location = await _bin(store, depot, cmd.bin_code)
+    return _Context(cmd, store, today, depot, location, label)
+
+
+def _need_bin(ctx: _Context) -> BinRef:
     if ctx.location is None:
         raise InvalidArgument(
             [FieldViolation("scan.bin_code", f"{ctx.cmd.action.value} needs the bin scanned")]
@@ -223,38 +279,17 @@ def _need_bin(ctx: _Context) -> LocationRow:
     return ctx.location
 
 
-async def _apply(cmd: commands.RecordScan, uow: UnitOfWork, today: date) -> _Applied:
-    label = _parse(cmd.code)
-    depot = await uow.scans.depot(cmd.depot_code)
-    if depot is None:
-        raise NotFound("depot", cmd.depot_code)
-    location = await _bin(uow, depot, cmd.bin_code)
-    ctx = _Context(cmd, uow, today, depot, location, label)
-    handler = _HANDLERS[cmd.action]
-    applied = await handler(ctx)
-    for kit in ctx.touched_kits:
-        await _reassess(ctx, kit)
-    if applied.kit is None and ctx.touched_kits:
-        applied.kit = ctx.touched_kits[0]
-    applied.refs = LedgerRefs(
-        location_id=location.id if location else applied.refs.location_id,
-        kit_id=applied.refs.kit_id,
-        unit_id=applied.refs.unit_id,
-        lot_id=applied.refs.lot_id,
-        transfer_id=applied.refs.transfer_id,
-        count_id=applied.refs.count_id,
-    )
-    return applied
-
-
-async def _reassess(ctx: _Context, kit: KitRow, *, force: bool = False) -> None:
+async def _reassess(ctx: _Context, kit: KitRec, *, force: bool = False) -> None:
     """A kit's READY / INCOMPLETE from its contents, after a scan changed them."""
     if not force and kit.state not in ASSESSED_STATES:
         return
-    await ctx.uow.scans.flush()
-    contents = (await ctx.uow.repo.kit_contents([kit.id]))[kit.id]
-    assessment = assess(to_template(kit.template).lines, contents, ctx.today)
-    ctx.uow.repo.set_kit_state(kit, assessment.state, assessment.valid_until)
+    template = await ctx.store.template(kit.template_id)
+    contents = await ctx.store.kit_contents(kit.id)
+    assessment = assess(template.lines, contents, ctx.today)
+    if (kit.state, force) != (assessment.state, False) or force:
+        await ctx.store.update_kit(
+            kit, state=assessment.state, state_valid_until=assessment.valid_until
+        )
 
 
 def _wrong_label(ctx: _Context, *allowed: str) -> DomainError:
@@ -268,55 +303,80 @@ def _wrong_label(ctx: _Context, *allowed: str) -> DomainError:
 # ------------------------------------------------------------------ subjects
 
 
-async def _kit(ctx: _Context, giai: str, *, here: bool = True) -> KitRow:
-    kit = await ctx.uow.scans.kit(giai)
+async def _kit(
+    ctx: _Context, *, giai: str | None = None, kit_id: int | None = None, here: bool = True
+) -> KitRec:
+    kit = await ctx.store.kit(giai=giai, kit_id=kit_id)
     if kit is None:
-        raise NotFound("kit", giai)
+        raise NotFound("kit", giai or str(kit_id))
     if here:
-        scanning.at_this_depot("kit", kit.label, kit.depot.code, ctx.depot.code)
+        held_at = (await ctx.store.depot_by_id(kit.depot_id)).code
+        scanning.at_this_depot("kit", kit.label, held_at, ctx.depot.code)
     return kit
 
 
-def _kit_subject(kit: KitRow) -> Subject:
-    return Subject("KIT", kit.label, depot_code=kit.depot.code)
+async def _kit_subject(ctx: _Context, kit: KitRec) -> Subject:
+    return Subject("KIT", kit.label, depot_code=(await ctx.store.depot_by_id(kit.depot_id)).code)
 
 
-async def _unit(ctx: _Context, label: labels.UnitLabel) -> tuple[ItemTypeRow, UnitRow | None]:
-    item = await _item_type(ctx.uow, label.gtin)
+async def _unit(ctx: _Context, label: labels.UnitLabel) -> tuple[ItemRef, UnitRec | None]:
+    item = await _item_type(ctx.store, label.gtin)
     if item.tracking_mode is not TrackingMode.SERIAL:
         raise refuse(
             "NOT_SERIAL_TRACKED",
             f"{item.code} is tracked by {item.tracking_mode.value}, not by serial",
         )
-    return item, await ctx.uow.scans.unit(item.id, label.serial)
+    return item, await ctx.store.unit(item.id, label.serial)
 
 
-async def _known_unit(ctx: _Context, label: labels.UnitLabel) -> tuple[ItemTypeRow, UnitRow]:
+async def _known_unit(ctx: _Context, label: labels.UnitLabel) -> tuple[ItemRef, UnitRec]:
     item, unit = await _unit(ctx, label)
     if unit is None:
         raise NotFound("unit", f"{item.code} serial {label.serial}")
     scanning.not_retired(unit.serial, unit.retired_on)
-    held_at = (await ctx.uow.scans.depot_by_id(unit.depot_id)).code
+    held_at = (await ctx.store.depot_by_id(unit.depot_id)).code
     scanning.at_this_depot("unit", unit.serial, held_at, ctx.depot.code)
     return item, unit
 
 
-def _unit_subject(item: ItemTypeRow, unit: UnitRow, depot: DepotRow) -> Subject:
+def _unit_subject(item: ItemRef, unit: UnitRec, depot: DepotRef) -> Subject:
     return Subject("UNIT", unit.serial, item.code, item.gtin or "", unit.expires_on, depot.code)
 
 
-async def _lot_item(ctx: _Context, label: labels.LotLabel) -> ItemTypeRow:
-    item = await _item_type(ctx.uow, label.gtin)
+def _as_unit(item: ItemRef, unit: UnitRec) -> model.Unit:
+    return model.Unit(
+        item.code,
+        unit.serial,
+        unit.condition,
+        unit.expires_on,
+        unit.last_inspected_on,
+        unit.next_inspection_on,
+    )
+
+
+def _as_lot(item: ItemRef, lot: LotRec) -> model.Lot:
+    return model.Lot(
+        item.code,
+        lot.quantity,
+        lot.lot_number,
+        lot.expires_on,
+        lot.next_inspection_on,
+        lot.condition,
+    )
+
+
+async def _lot_item(ctx: _Context, label: labels.LotLabel) -> ItemRef:
+    item = await _item_type(ctx.store, label.gtin)
     if item.tracking_mode is TrackingMode.SERIAL:
         raise refuse("SERIAL_TRACKED", f"{item.code} is tracked by serial; scan each unit")
     return item
 
 
-def _lot_subject(item: ItemTypeRow, label: labels.LotLabel, depot: DepotRow) -> Subject:
+def _lot_subject(item: ItemRef, label: labels.LotLabel, depot: DepotRef) -> Subject:
     return Subject("LOT", label.lot_number, item.code, label.gtin, label.expires_on, depot.code)
 
 
-async def _kit_of_scan(ctx: _Context) -> KitRow:
+async def _kit_of_scan(ctx: _Context) -> KitRec:
     """The kit named by kit_code, for PACK and UNPACK."""
     if not ctx.cmd.kit_code:
         raise InvalidArgument(
@@ -325,7 +385,19 @@ async def _kit_of_scan(ctx: _Context) -> KitRow:
     label = _parse(ctx.cmd.kit_code, "scan.kit_code")
     if not isinstance(label, labels.KitLabel):
         raise InvalidArgument([FieldViolation("scan.kit_code", "is not a kit label (8004)")])
-    return await _kit(ctx, label.giai)
+    return await _kit(ctx, giai=label.giai)
+
+
+def _positive_quantity(ctx: _Context) -> int:
+    if ctx.cmd.quantity <= 0:
+        raise InvalidArgument(
+            [FieldViolation("scan.quantity", f"{ctx.cmd.action.value} of a lot needs a quantity")]
+        )
+    return ctx.cmd.quantity
+
+
+def _days(base: date, days: int | None) -> date | None:
+    return base + timedelta(days=days) if days else None
 
 
 # ------------------------------------------------------------------ actions
@@ -335,25 +407,25 @@ async def _receive(ctx: _Context) -> _Applied:
     match ctx.label:
         case labels.UnitLabel() as label:
             item, unit = await _unit(ctx, label)
+            location_id = ctx.location.id if ctx.location else None
             if unit is None:
-                unit = await ctx.uow.scans.add_unit(
-                    item,
-                    label.serial,
-                    ctx.depot,
-                    ctx.location,
-                    ctx.today + timedelta(days=item.retire_after_days)
-                    if item.retire_after_days
-                    else None,
-                    ctx.today + timedelta(days=item.inspection_interval_days)
-                    if item.inspection_interval_days
-                    else None,
+                unit = await ctx.store.add_unit(
+                    item_type_id=item.id,
+                    serial=label.serial,
+                    depot_id=ctx.depot.id,
+                    location_id=location_id,
+                    condition=Condition.SERVICEABLE,
+                    expires_on=_days(ctx.today, item.retire_after_days),
+                    next_inspection_on=_days(ctx.today, item.inspection_interval_days),
                 )
             elif unit.condition is Condition.LOST and unit.retired_on is None:
-                held_at = (await ctx.uow.scans.depot_by_id(unit.depot_id)).code
+                held_at = (await ctx.store.depot_by_id(unit.depot_id)).code
                 scanning.at_this_depot("unit", unit.serial, held_at, ctx.depot.code)
-                unit.condition, unit.location, unit.kit = Condition.SERVICEABLE, ctx.location, None
+                await ctx.store.update_unit(
+                    unit, condition=Condition.SERVICEABLE, location_id=location_id, kit_id=None
+                )
             else:
-                held_at = (await ctx.uow.scans.depot_by_id(unit.depot_id)).code
+                held_at = (await ctx.store.depot_by_id(unit.depot_id)).code
                 raise refuse(
                     "ALREADY_IN_STOCK",
                     f"unit {unit.serial} is already in stock at {held_at}",
@@ -367,51 +439,44 @@ async def _receive(ctx: _Context) -> _Applied:
                 raise InvalidArgument(
                     [FieldViolation("scan.code", f"{item.code} expires: the label needs AI (17)")]
                 )
-            lot = await ctx.uow.scans.lot(item.id, label.lot_number, ctx.depot.id, None)
+            lot = await ctx.store.lot(item.id, label.lot_number, ctx.depot.id, None)
             if lot is None:
-                lot = await ctx.uow.scans.add_lot(
-                    item,
-                    label.lot_number,
-                    quantity,
-                    ctx.depot,
-                    location=ctx.location,
+                lot = await ctx.store.add_lot(
+                    item_type_id=item.id,
+                    lot_number=label.lot_number,
+                    quantity=quantity,
+                    depot_id=ctx.depot.id,
+                    location_id=ctx.location.id if ctx.location else None,
+                    condition=Condition.SERVICEABLE,
                     expires_on=label.expires_on,
                 )
             else:
-                lot.quantity += quantity
+                await ctx.store.update_lot(lot, quantity=lot.quantity + quantity)
             subject = _lot_subject(item, label, ctx.depot)
             return _Applied(subject, LedgerRefs(lot_id=lot.id), quantity)
     raise _wrong_label(ctx, "unit", "lot")
-
-
-def _positive_quantity(ctx: _Context) -> int:
-    if ctx.cmd.quantity <= 0:
-        raise InvalidArgument(
-            [FieldViolation("scan.quantity", f"{ctx.cmd.action.value} of a lot needs a quantity")]
-        )
-    return ctx.cmd.quantity
 
 
 async def _putaway(ctx: _Context) -> _Applied:
     location = _need_bin(ctx)
     match ctx.label:
         case labels.KitLabel(giai):
-            kit = await _kit(ctx, giai)
+            kit = await _kit(ctx, giai=giai)
             scanning.kit_at_hand(kit.label, kit.state, ctx.cmd.action)
-            kit.location = location
-            return _Applied(_kit_subject(kit), LedgerRefs(kit_id=kit.id), kit=kit)
+            await ctx.store.update_kit(kit, location_id=location.id)
+            return _Applied(await _kit_subject(ctx, kit), LedgerRefs(kit_id=kit.id), kit=kit)
         case labels.UnitLabel() as label:
             item, unit = await _known_unit(ctx, label)
             if unit.kit_id is not None:
                 raise refuse("UNIT_IN_KIT", f"unit {unit.serial} is packed; put its kit away")
-            unit.location = location
+            await ctx.store.update_unit(unit, location_id=location.id)
             return _Applied(_unit_subject(item, unit, ctx.depot), LedgerRefs(unit_id=unit.id), 1)
         case labels.LotLabel() as label:
             item = await _lot_item(ctx, label)
-            lot = await ctx.uow.scans.lot(item.id, label.lot_number, ctx.depot.id, None)
+            lot = await ctx.store.lot(item.id, label.lot_number, ctx.depot.id, None)
             if lot is None or lot.quantity == 0:
                 raise NotFound("loose lot", f"{label.lot_number} at {ctx.depot.code}")
-            lot.location = location
+            await ctx.store.update_lot(lot, location_id=location.id)
             subject = _lot_subject(item, label, ctx.depot)
             return _Applied(subject, LedgerRefs(lot_id=lot.id), lot.quantity)
     raise _wrong_label(ctx, "kit", "unit", "lot")
@@ -420,7 +485,7 @@ async def _putaway(ctx: _Context) -> _Applied:
 async def _pack(ctx: _Context) -> _Applied:
     kit = await _kit_of_scan(ctx)
     scanning.kit_at_hand(kit.label, kit.state, ctx.cmd.action)
-    lines = {ln.item_type_code: ln for ln in to_template(kit.template).lines}
+    on_template = [ln.item_type_code for ln in (await ctx.store.template(kit.template_id)).lines]
     match ctx.label:
         case labels.UnitLabel() as label:
             item, unit = await _known_unit(ctx, label)
@@ -428,46 +493,50 @@ async def _pack(ctx: _Context) -> _Applied:
                 raise refuse("ALREADY_IN_KIT", f"unit {unit.serial} is already in kit {kit.label}")
             if unit.kit_id is not None:
                 raise refuse(
-                    "UNIT_IN_OTHER_KIT", f"unit {unit.serial} is in another kit; unpack it"
+                    "UNIT_IN_OTHER_KIT", f"unit {unit.serial} is in another kit; unpack it first"
                 )
-            scanning.on_template(item.code, list(lines), kit.label)
-            scanning.fit_to_pack_unit(to_unit(unit), ctx.today, item.inspection_interval_days)
-            unit.kit, unit.location = kit, None
-            ctx.touched_kits.append(kit)
+            scanning.on_template(item.code, on_template, kit.label)
+            scanning.fit_to_pack_unit(
+                _as_unit(item, unit), ctx.today, item.inspection_interval_days
+            )
+            await ctx.store.update_unit(unit, kit_id=kit.id, location_id=None)
+            ctx.touch(kit)
             refs = LedgerRefs(kit_id=kit.id, unit_id=unit.id)
             return _Applied(_unit_subject(item, unit, ctx.depot), refs, 1)
         case labels.LotLabel() as label:
             item = await _lot_item(ctx, label)
-            scanning.on_template(item.code, list(lines), kit.label)
-            loose = await ctx.uow.scans.lot(item.id, label.lot_number, ctx.depot.id, None)
+            scanning.on_template(item.code, on_template, kit.label)
+            loose = await ctx.store.lot(item.id, label.lot_number, ctx.depot.id, None)
             if loose is None:
                 raise NotFound("loose lot", f"{label.lot_number} at {ctx.depot.code}")
-            scanning.fit_to_pack_lot(to_lot(loose), ctx.today)
+            scanning.fit_to_pack_lot(_as_lot(item, loose), ctx.today)
             quantity = scanning.enough(label.lot_number, ctx.cmd.quantity, loose.quantity)
             packed = await _move_lot(ctx, loose, quantity, kit=kit)
-            ctx.touched_kits.append(kit)
+            ctx.touch(kit)
             refs = LedgerRefs(kit_id=kit.id, lot_id=packed.id)
             return _Applied(_lot_subject(item, label, ctx.depot), refs, quantity)
     raise _wrong_label(ctx, "unit", "lot")
 
 
-async def _move_lot(ctx: _Context, source: LotRow, quantity: int, *, kit: KitRow | None) -> LotRow:
+async def _move_lot(ctx: _Context, source: LotRec, quantity: int, *, kit: KitRec | None) -> LotRec:
     """Move part of a lot between loose stock and a kit at the same depot."""
-    target = await ctx.uow.scans.lot(
+    target = await ctx.store.lot(
         source.item_type_id, source.lot_number, ctx.depot.id, kit.id if kit else None
     )
-    source.quantity -= quantity
+    await ctx.store.update_lot(source, quantity=source.quantity - quantity)
     if target is None:
-        return await ctx.uow.scans.add_lot(
-            source.item_type,
-            source.lot_number,
-            quantity,
-            ctx.depot,
-            kit=kit,
-            location=None if kit else ctx.location,
-            like=source,
+        return await ctx.store.add_lot(
+            item_type_id=source.item_type_id,
+            lot_number=source.lot_number,
+            quantity=quantity,
+            depot_id=ctx.depot.id,
+            kit_id=kit.id if kit else None,
+            location_id=None if kit or ctx.location is None else ctx.location.id,
+            condition=source.condition,
+            expires_on=source.expires_on,
+            next_inspection_on=source.next_inspection_on,
         )
-    target.quantity += quantity
+    await ctx.store.update_lot(target, quantity=target.quantity + quantity)
     return target
 
 
@@ -477,22 +546,23 @@ async def _unpack(ctx: _Context) -> _Applied:
             item, unit = await _known_unit(ctx, label)
             if unit.kit_id is None:
                 raise refuse("NOT_IN_KIT", f"unit {unit.serial} is not in a kit")
-            kit = await ctx.uow.scans.kit_by_id(unit.kit_id)
+            kit = await _kit(ctx, kit_id=unit.kit_id)
             scanning.kit_at_hand(kit.label, kit.state, ctx.cmd.action)
-            unit.kit, unit.location = None, ctx.location
-            ctx.touched_kits.append(kit)
+            location_id = ctx.location.id if ctx.location else None
+            await ctx.store.update_unit(unit, kit_id=None, location_id=location_id)
+            ctx.touch(kit)
             refs = LedgerRefs(kit_id=kit.id, unit_id=unit.id)
             return _Applied(_unit_subject(item, unit, ctx.depot), refs, 1)
         case labels.LotLabel() as label:
             kit = await _kit_of_scan(ctx)
             scanning.kit_at_hand(kit.label, kit.state, ctx.cmd.action)
             item = await _lot_item(ctx, label)
-            packed = await ctx.uow.scans.lot(item.id, label.lot_number, ctx.depot.id, kit.id)
+            packed = await ctx.store.lot(item.id, label.lot_number, ctx.depot.id, kit.id)
             if packed is None:
                 raise NotFound("lot", f"{label.lot_number} in kit {kit.label}")
             quantity = scanning.enough(label.lot_number, ctx.cmd.quantity, packed.quantity)
             loose = await _move_lot(ctx, packed, quantity, kit=None)
-            ctx.touched_kits.append(kit)
+            ctx.touch(kit)
             refs = LedgerRefs(kit_id=kit.id, lot_id=loose.id)
             return _Applied(_lot_subject(item, label, ctx.depot), refs, quantity)
     raise _wrong_label(ctx, "unit", "lot")
@@ -501,73 +571,111 @@ async def _unpack(ctx: _Context) -> _Applied:
 async def _issue(ctx: _Context) -> _Applied:
     if not isinstance(ctx.label, labels.KitLabel):
         raise _wrong_label(ctx, "kit")
-    kit = await _kit(ctx, ctx.label.giai)
-    await _reassess(ctx, kit)
-    contents = (await ctx.uow.repo.kit_contents([kit.id]))[kit.id]
-    shortfalls = assess(to_template(kit.template).lines, contents, ctx.today).shortfalls
-    last = await ctx.uow.scans.last_scan(kit.id, ScanAction.ISSUE)
-    last_issue = f"scan {last.scan_id} by {last.operator or 'unknown'}" if last else ""
-    scanning.may_issue(kit.label, kit.state, ctx.cmd.override_reason, shortfalls, last_issue)
-    kit.state, kit.location = KitState.DEPLOYED, None
-    return _Applied(_kit_subject(kit), LedgerRefs(kit_id=kit.id), 1, kit=kit)
+    kit = await _kit(ctx, giai=ctx.label.giai)
+    template = await ctx.store.template(kit.template_id)
+    assessment = assess(template.lines, await ctx.store.kit_contents(kit.id), ctx.today)
+    if kit.state in ASSESSED_STATES and kit.state != assessment.state:
+        await ctx.store.update_kit(kit, state=assessment.state)
+    last = await ctx.store.last_issue(kit.id) if kit.state is KitState.DEPLOYED else None
+    last_issue = f"scan {last[0]} by {last[1] or 'unknown'}" if last else ""
+    scanning.may_issue(
+        kit.label, kit.state, ctx.cmd.override_reason, assessment.shortfalls, last_issue
+    )
+    await ctx.store.update_kit(kit, state=KitState.DEPLOYED, location_id=None)
+    return _Applied(await _kit_subject(ctx, kit), LedgerRefs(kit_id=kit.id), 1, kit=kit)
 
 
 async def _return(ctx: _Context) -> _Applied:
     if not isinstance(ctx.label, labels.KitLabel):
         raise _wrong_label(ctx, "kit")
-    kit = await _kit(ctx, ctx.label.giai, here=False)
+    kit = await _kit(ctx, giai=ctx.label.giai, here=False)
     scanning.may_return(kit.label, kit.state)
-    kit.depot, kit.location = ctx.depot, ctx.location
-    await ctx.uow.scans.move_kit_contents(kit.id, ctx.depot.id)
+    location_id = ctx.location.id if ctx.location else None
+    await ctx.store.update_kit(kit, depot_id=ctx.depot.id, location_id=location_id)
+    await ctx.store.move_kit_contents(kit.id, ctx.depot.id)
     await _reassess(ctx, kit, force=True)
-    return _Applied(_kit_subject(kit), LedgerRefs(kit_id=kit.id), 1, kit=kit)
+    return _Applied(await _kit_subject(ctx, kit), LedgerRefs(kit_id=kit.id), 1, kit=kit)
 
 
-async def _kits_of_label(ctx: _Context) -> tuple[list[KitRow], TransferRow | None]:
+async def _kits_of_label(ctx: _Context) -> tuple[list[KitRec], TransferRec | None]:
     match ctx.label:
         case labels.KitLabel(giai):
-            return [await _kit(ctx, giai, here=False)], None
+            return [await _kit(ctx, giai=giai, here=False)], None
         case labels.ShipmentLabel(sscc):
-            transfer = await ctx.uow.scans.transfer_by_sscc(sscc)
+            transfer = await ctx.store.transfer(sscc=sscc)
             if transfer is None:
                 raise NotFound("transfer", sscc)
-            lines = await ctx.uow.scans.lines_of(transfer.id)
-            return [await ctx.uow.scans.kit_by_id(line.kit_id) for line in lines], transfer
+            kit_ids = await ctx.store.transfer_kits(transfer.id)
+            return [await _kit(ctx, kit_id=k, here=False) for k in kit_ids], transfer
     raise _wrong_label(ctx, "kit", "shipment")
 
 
 async def _transfer_out(ctx: _Context) -> _Applied:
     kits, shipment = await _kits_of_label(ctx)
-    transfer: TransferRow | None = shipment
+    transfer = shipment
     moved = 0
     for kit in kits:
-        line = await ctx.uow.scans.pending_line(kit.id)
+        line = await ctx.store.pending_line(kit.id)
         if shipment is not None and (line is None or line.shipped):
             continue  # already shipped, or arrived: the rest of the shipment goes
         if line is None or line.shipped:
             raise refuse("NO_OPEN_TRANSFER", f"kit {kit.label} is on no transfer waiting to leave")
-        transfer = await ctx.uow.scans.transfer(line.transfer_id)
+        transfer = await ctx.store.transfer(transfer_id=line.transfer_id)
+        assert transfer is not None
         if transfer.from_depot_id != ctx.depot.id:
-            raise refuse(
-                "NO_OPEN_TRANSFER",
-                f"kit {kit.label}'s transfer leaves from {transfer.from_depot.code}",
-            )
-        scanning.at_this_depot("kit", kit.label, kit.depot.code, ctx.depot.code)
+            source = (await ctx.store.depot_by_id(transfer.from_depot_id)).code
+            raise refuse("NO_OPEN_TRANSFER", f"kit {kit.label}'s transfer leaves from {source}")
+        held_at = (await ctx.store.depot_by_id(kit.depot_id)).code
+        scanning.at_this_depot("kit", kit.label, held_at, ctx.depot.code)
         scanning.kit_at_hand(kit.label, kit.state, ctx.cmd.action)
-        line.shipped = True
-        kit.state, kit.location = KitState.IN_TRANSIT, None
+        await ctx.store.set_line(line.id, shipped=True)
+        await ctx.store.update_kit(kit, state=KitState.IN_TRANSIT, location_id=None)
         moved += 1
     if transfer is None or moved == 0:
         raise refuse("NOTHING_TO_SHIP", "every kit of this shipment has already left")
-    transfer.state = TransferState.IN_TRANSIT
-    return _moved(ctx, kits, shipment, transfer, moved)
+    await ctx.store.update_transfer(transfer, state=TransferState.IN_TRANSIT)
+    return await _moved(ctx, kits, shipment, transfer, moved)
 
 
-def _moved(
+async def _transfer_in(ctx: _Context) -> _Applied:
+    kits, shipment = await _kits_of_label(ctx)
+    transfer = shipment
+    moved = 0
+    for kit in kits:
+        line = await ctx.store.pending_line(kit.id)
+        if shipment is not None and (line is None or not line.shipped):
+            continue
+        if line is None or not line.shipped:
+            raise refuse("NOT_IN_TRANSIT", f"kit {kit.label} is not on its way anywhere")
+        transfer = await ctx.store.transfer(transfer_id=line.transfer_id)
+        assert transfer is not None
+        if transfer.to_depot_id != ctx.depot.id:
+            target = (await ctx.store.depot_by_id(transfer.to_depot_id)).code
+            raise refuse(
+                "NOT_EXPECTED_HERE",
+                f"kit {kit.label} is on its way to {target}",
+                expected_at=target,
+            )
+        await ctx.store.set_line(line.id, received=True)
+        location_id = ctx.location.id if ctx.location else None
+        await ctx.store.update_kit(kit, depot_id=ctx.depot.id, location_id=location_id)
+        await ctx.store.move_kit_contents(kit.id, ctx.depot.id)
+        await _reassess(ctx, kit, force=True)
+        moved += 1
+    if transfer is None or moved == 0:
+        raise refuse("NOTHING_TO_RECEIVE", "every kit of this shipment has already arrived")
+    if await ctx.store.all_received(transfer.id):
+        await ctx.store.update_transfer(
+            transfer, state=TransferState.CLOSED, closed_at=await ctx.store.now()
+        )
+    return await _moved(ctx, kits, shipment, transfer, moved)
+
+
+async def _moved(
     ctx: _Context,
-    kits: list[KitRow],
-    shipment: TransferRow | None,
-    transfer: TransferRow,
+    kits: list[KitRec],
+    shipment: TransferRec | None,
+    transfer: TransferRec,
     moved: int,
 ) -> _Applied:
     """The answer to a transfer scan: the shipment as a whole, or the one kit."""
@@ -576,46 +684,14 @@ def _moved(
         return _Applied(subject, LedgerRefs(transfer_id=transfer.id), moved)
     kit = kits[0]
     refs = LedgerRefs(kit_id=kit.id, transfer_id=transfer.id)
-    return _Applied(_kit_subject(kit), refs, moved, kit=kit)
-
-
-async def _transfer_in(ctx: _Context) -> _Applied:
-    kits, shipment = await _kits_of_label(ctx)
-    transfer: TransferRow | None = shipment
-    moved = 0
-    for kit in kits:
-        line = await ctx.uow.scans.pending_line(kit.id)
-        if shipment is not None and (line is None or not line.shipped):
-            continue
-        if line is None or not line.shipped:
-            raise refuse("NOT_IN_TRANSIT", f"kit {kit.label} is not on its way anywhere")
-        transfer = await ctx.uow.scans.transfer(line.transfer_id)
-        if transfer.to_depot_id != ctx.depot.id:
-            raise refuse(
-                "NOT_EXPECTED_HERE",
-                f"kit {kit.label} is on its way to {transfer.to_depot.code}",
-                expected_at=transfer.to_depot.code,
-            )
-        line.received = True
-        kit.depot, kit.location = ctx.depot, ctx.location
-        await ctx.uow.scans.move_kit_contents(kit.id, ctx.depot.id)
-        await _reassess(ctx, kit, force=True)
-        moved += 1
-    if transfer is None or moved == 0:
-        raise refuse("NOTHING_TO_RECEIVE", "every kit of this shipment has already arrived")
-    await ctx.uow.scans.flush()
-    lines = await ctx.uow.scans.lines_of(transfer.id)
-    if all(line.received for line in lines):
-        transfer.state = TransferState.CLOSED
-        transfer.closed_at = await ctx.uow.scans.transaction_time()
-    return _moved(ctx, kits, shipment, transfer, moved)
+    return _Applied(await _kit_subject(ctx, kit), refs, moved, kit=kit)
 
 
 async def _count(ctx: _Context) -> _Applied:
     location = _need_bin(ctx)
     if not ctx.cmd.count_id:
         raise InvalidArgument([FieldViolation("scan.count_id", "COUNT needs the open count's id")])
-    count = await ctx.uow.scans.count(ctx.cmd.count_id)
+    count = await ctx.store.count(ctx.cmd.count_id)
     if count is None:
         raise NotFound("count", ctx.cmd.count_id)
     if not count.open or count.depot_id != ctx.depot.id:
@@ -626,7 +702,7 @@ async def _count(ctx: _Context) -> _Applied:
             f"bin {location.label} is in zone {location.zone or '-'}; "
             f"this count covers zone {count.zone}",
         )
-    subject = await resolve(ctx.cmd.code, ctx.uow)
+    subject = await _resolve(ctx.store, ctx.label)
     if subject.kind not in ("KIT", "UNIT", "LOT"):
         raise _wrong_label(ctx, "kit", "unit", "lot")
     quantity = ctx.cmd.quantity if subject.kind == "LOT" else 1
@@ -637,50 +713,56 @@ async def _inspect(ctx: _Context, passed: bool) -> _Applied:
     match ctx.label:
         case labels.UnitLabel() as label:
             item, unit = await _known_unit(ctx, label)
-            _inspect_unit(ctx, item, unit, passed)
-            kit = await ctx.uow.scans.kit_by_id(unit.kit_id) if unit.kit_id else None
+            await _inspect_unit(ctx, item, unit, passed)
+            kit = await _kit(ctx, kit_id=unit.kit_id, here=False) if unit.kit_id else None
             if kit is not None:
-                ctx.touched_kits.append(kit)
+                ctx.touch(kit)
             refs = LedgerRefs(kit_id=kit.id if kit else None, unit_id=unit.id)
             return _Applied(_unit_subject(item, unit, ctx.depot), refs, 1)
         case labels.LotLabel() as label:
             item = await _lot_item(ctx, label)
-            lots = await ctx.uow.scans.lots_at_depot(item.id, label.lot_number, ctx.depot.id)
+            lots = await ctx.store.lots_at_depot(item.id, label.lot_number, ctx.depot.id)
             if not lots:
                 raise NotFound("lot", f"{label.lot_number} at {ctx.depot.code}")
             for lot in lots:
-                _inspect_lot(ctx, item, lot, passed)
+                await _inspect_lot(ctx, item, lot, passed)
                 if lot.kit_id is not None:
-                    ctx.touched_kits.append(await ctx.uow.scans.kit_by_id(lot.kit_id))
+                    ctx.touch(await _kit(ctx, kit_id=lot.kit_id, here=False))
             quantity = sum(lot.quantity for lot in lots)
             subject = _lot_subject(item, label, ctx.depot)
             return _Applied(subject, LedgerRefs(lot_id=lots[0].id), quantity)
     raise _wrong_label(ctx, "unit", "lot")
 
 
-def _inspect_unit(ctx: _Context, item: ItemTypeRow, unit: UnitRow, passed: bool) -> None:
+async def _inspect_unit(ctx: _Context, item: ItemRef, unit: UnitRec, passed: bool) -> None:
     if unit.condition in (Condition.EXPIRED, Condition.LOST):
         raise refuse(f"UNIT_{unit.condition.value}", f"unit {unit.serial} is {unit.condition}")
-    unit.last_inspected_on = ctx.today
-    if passed:
-        if unit.expires_on is not None and unit.expires_on <= ctx.today:
-            raise refuse("UNIT_EXPIRED", f"unit {unit.serial} expired on {unit.expires_on}")
-        interval = item.inspection_interval_days
-        unit.next_inspection_on = ctx.today + timedelta(days=interval) if interval else None
-        unit.condition = Condition.SERVICEABLE
-    else:
-        unit.condition = Condition.QUARANTINED
+    if not passed:
+        await ctx.store.update_unit(
+            unit, last_inspected_on=ctx.today, condition=Condition.QUARANTINED
+        )
+        return
+    if unit.expires_on is not None and unit.expires_on <= ctx.today:
+        raise refuse("UNIT_EXPIRED", f"unit {unit.serial} expired on {unit.expires_on}")
+    await ctx.store.update_unit(
+        unit,
+        last_inspected_on=ctx.today,
+        next_inspection_on=_days(ctx.today, item.inspection_interval_days),
+        condition=Condition.SERVICEABLE,
+    )
 
 
-def _inspect_lot(ctx: _Context, item: ItemTypeRow, lot: LotRow, passed: bool) -> None:
-    if passed:
-        if lot.expires_on is not None and lot.expires_on <= ctx.today:
-            raise refuse("LOT_EXPIRED", f"lot {lot.lot_number} expired on {lot.expires_on}")
-        interval = item.inspection_interval_days
-        lot.next_inspection_on = ctx.today + timedelta(days=interval) if interval else None
-        lot.condition = Condition.SERVICEABLE
-    else:
-        lot.condition = Condition.QUARANTINED
+async def _inspect_lot(ctx: _Context, item: ItemRef, lot: LotRec, passed: bool) -> None:
+    if not passed:
+        await ctx.store.update_lot(lot, condition=Condition.QUARANTINED)
+        return
+    if lot.expires_on is not None and lot.expires_on <= ctx.today:
+        raise refuse("LOT_EXPIRED", f"lot {lot.lot_number} expired on {lot.expires_on}")
+    await ctx.store.update_lot(
+        lot,
+        next_inspection_on=_days(ctx.today, item.inspection_interval_days),
+        condition=Condition.SERVICEABLE,
+    )
 
 
 async def _inspect_pass(ctx: _Context) -> _Applied:
@@ -694,16 +776,16 @@ async def _inspect_fail(ctx: _Context) -> _Applied:
 async def _retire(ctx: _Context) -> _Applied:
     match ctx.label:
         case labels.KitLabel(giai):
-            kit = await _kit(ctx, giai)
+            kit = await _kit(ctx, giai=giai)
             scanning.may_retire_kit(kit.label, kit.state)
-            kit.state = KitState.RETIRED
-            return _Applied(_kit_subject(kit), LedgerRefs(kit_id=kit.id), 1, kit=kit)
+            await ctx.store.update_kit(kit, state=KitState.RETIRED)
+            return _Applied(await _kit_subject(ctx, kit), LedgerRefs(kit_id=kit.id), 1, kit=kit)
         case labels.UnitLabel() as label:
             item, unit = await _known_unit(ctx, label)
-            held_in = await ctx.uow.scans.kit_by_id(unit.kit_id) if unit.kit_id else None
-            unit.retired_on, unit.kit, unit.location = ctx.today, None, None
+            held_in = await _kit(ctx, kit_id=unit.kit_id, here=False) if unit.kit_id else None
+            await ctx.store.update_unit(unit, retired_on=ctx.today, kit_id=None, location_id=None)
             if held_in is not None:
-                ctx.touched_kits.append(held_in)
+                ctx.touch(held_in)
             refs = LedgerRefs(kit_id=held_in.id if held_in else None, unit_id=unit.id)
             return _Applied(_unit_subject(item, unit, ctx.depot), refs, 1)
     raise _wrong_label(ctx, "kit", "unit")

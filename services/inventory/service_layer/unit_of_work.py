@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from services.common.errors import Conflict, Unavailable
 from services.inventory.adapters.repository import Repository
 from services.inventory.adapters.scan_repository import ScanRepository
+from services.inventory.adapters.scan_store import ReferenceCache, ScanStore
 from services.inventory.adapters.stock_queries import StockQueries
 
 # SQLSTATE classes: 08 connection exception, 57P0x server shutting down.
@@ -41,8 +42,11 @@ def translate(error: exc.DBAPIError) -> Exception | None:
 
 
 class UnitOfWork:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], cache: ReferenceCache | None = None
+    ) -> None:
         self._sessions = sessions
+        self._cache = cache or ReferenceCache()
         self.session: AsyncSession
         self.repo: Repository
         self.scans: ScanRepository
@@ -72,6 +76,10 @@ class UnitOfWork:
             if translated is not None:
                 raise translated from error
 
+    async def scan_store(self) -> ScanStore:
+        """The scan hot path's Core statements, on this unit of work's connection."""
+        return ScanStore(await self.session.connection(), self._cache)
+
     def savepoint(self) -> AsyncSessionTransaction:
         """A nested transaction: what happens inside is undone alone if it raises."""
         return self.session.begin_nested()
@@ -89,6 +97,7 @@ class UnitOfWorkFactory:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._cache = ReferenceCache()
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, self._cache)

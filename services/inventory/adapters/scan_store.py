@@ -1,0 +1,577 @@
+"""The scan hot path's SQL, in SQLAlchemy Core: few statements, plain records.
+
+A scan reads its subject under a row lock, writes the projection with direct
+UPDATE / INSERT statements, and appends its ledger row and change-feed row in
+one statement. Reference data that never changes once written (depot codes
+and GLNs, item types, bins, template lines) is cached per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, literal_column, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.inventory.adapters.orm import (
+    ChangeRow,
+    CountRow,
+    DepotRow,
+    ItemTypeRow,
+    KitRow,
+    KitTemplateRow,
+    LocationRow,
+    LotRow,
+    ScanRow,
+    TemplateLineRow,
+    TransferLineRow,
+    TransferRow,
+    UnitRow,
+)
+from services.inventory.domain import commands, model
+from services.inventory.domain.model import (
+    Category,
+    Condition,
+    KitState,
+    ScanAction,
+    TrackingMode,
+    TransferState,
+)
+
+# ------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class DepotRef:
+    id: int
+    code: str
+    gln: str
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    id: int
+    code: str
+    gtin: str | None
+    tracking_mode: TrackingMode
+    shelf_life_days: int | None
+    inspection_interval_days: int | None
+    retire_after_days: int | None
+
+
+@dataclass(frozen=True)
+class BinRef:
+    id: int
+    depot_id: int
+    label: str
+    zone: str
+
+
+@dataclass(frozen=True)
+class TemplateRef:
+    id: int
+    code: str
+    category: Category
+    lines: tuple[model.TemplateLine, ...]
+
+
+@dataclass
+class KitRec:
+    id: int
+    label: str
+    giai: str | None
+    depot_id: int
+    location_id: int | None
+    state: KitState
+    template_id: int
+
+
+@dataclass
+class UnitRec:
+    id: int
+    item_type_id: int
+    serial: str
+    kit_id: int | None
+    depot_id: int
+    location_id: int | None
+    condition: Condition
+    expires_on: date | None
+    last_inspected_on: date | None
+    next_inspection_on: date | None
+    retired_on: date | None
+
+
+@dataclass
+class LotRec:
+    id: int
+    item_type_id: int
+    lot_number: str
+    kit_id: int | None
+    depot_id: int
+    location_id: int | None
+    quantity: int
+    condition: Condition
+    expires_on: date | None
+    next_inspection_on: date | None
+
+
+@dataclass(frozen=True)
+class StoredScan:
+    scan_id: str
+    payload: bytes
+    seq: int
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerRefs:
+    """The rows a scan touched, kept on its ledger row for history queries."""
+
+    location_id: int | None = None
+    kit_id: int | None = None
+    unit_id: int | None = None
+    lot_id: int | None = None
+    transfer_id: int | None = None
+    count_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PendingLine:
+    id: int
+    transfer_id: int
+    shipped: bool
+
+
+@dataclass
+class TransferRec:
+    id: int
+    sscc: str | None
+    from_depot_id: int
+    to_depot_id: int
+    state: TransferState
+
+
+@dataclass(frozen=True)
+class CountRef:
+    id: int
+    count_id: str
+    depot_id: int
+    zone: str
+    open: bool
+
+
+@dataclass
+class ReferenceCache:
+    """Rows that never change once written, shared by every unit of work of a process."""
+
+    depots: dict[str, DepotRef] = field(default_factory=dict)
+    depots_by_id: dict[int, DepotRef] = field(default_factory=dict)
+    items: dict[str, ItemRef] = field(default_factory=dict)
+    items_by_id: dict[int, ItemRef] = field(default_factory=dict)
+    bins: dict[tuple[int, str], BinRef] = field(default_factory=dict)
+    templates: dict[int, TemplateRef] = field(default_factory=dict)
+
+
+_UNIT_COLUMNS = (
+    UnitRow.id,
+    UnitRow.item_type_id,
+    UnitRow.serial,
+    UnitRow.kit_id,
+    UnitRow.depot_id,
+    UnitRow.location_id,
+    UnitRow.condition,
+    UnitRow.expires_on,
+    UnitRow.last_inspected_on,
+    UnitRow.next_inspection_on,
+    UnitRow.retired_on,
+)
+_LOT_COLUMNS = (
+    LotRow.id,
+    LotRow.item_type_id,
+    LotRow.lot_number,
+    LotRow.kit_id,
+    LotRow.depot_id,
+    LotRow.location_id,
+    LotRow.quantity,
+    LotRow.condition,
+    LotRow.expires_on,
+    LotRow.next_inspection_on,
+)
+_KIT_COLUMNS = (
+    KitRow.id,
+    KitRow.label,
+    KitRow.giai,
+    KitRow.depot_id,
+    KitRow.location_id,
+    KitRow.state,
+    KitRow.template_id,
+)
+
+# In hash order, so two batches sharing scans cannot wait on each other in a circle.
+_LOCK_SCANS = text(
+    "SELECT pg_advisory_xact_lock(h) FROM ("
+    " SELECT DISTINCT hashtextextended('scan:' || x, 0) AS h FROM unnest(CAST(:ids AS text[])) AS x"
+    ") AS ids ORDER BY h"
+)
+
+
+@dataclass
+class ScanStore:
+    conn: AsyncConnection
+    cache: ReferenceCache
+
+    # ---------------------------------------------------------------- ledger
+    async def lock_scans(self, scan_ids: Sequence[str]) -> None:
+        """Hold other copies of these scans in line until this transaction ends."""
+        await self.conn.execute(_LOCK_SCANS, {"ids": list(scan_ids)})
+
+    async def stored(self, scan_ids: Sequence[str]) -> dict[str, StoredScan]:
+        rows = await self.conn.execute(
+            select(ScanRow.scan_id, ScanRow.result, ScanRow.seq, ScanRow.recorded_at).where(
+                ScanRow.scan_id.in_(list(scan_ids))
+            )
+        )
+        return {r.scan_id: StoredScan(r.scan_id, r.result, r.seq, r.recorded_at) for r in rows}
+
+    async def record(
+        self,
+        cmd: commands.RecordScan,
+        depot: DepotRef,
+        refs: LedgerRefs,
+        quantity: int,
+        payload: bytes,
+        change: dict[str, Any],
+    ) -> StoredScan:
+        """The ledger row and the change-feed row, in one statement."""
+        ledger = (
+            insert(ScanRow)
+            .values(
+                scan_id=cmd.scan_id,
+                action=cmd.action,
+                code=cmd.code,
+                depot_id=depot.id,
+                location_id=refs.location_id,
+                kit_id=refs.kit_id,
+                unit_id=refs.unit_id,
+                lot_id=refs.lot_id,
+                transfer_id=refs.transfer_id,
+                count_id=refs.count_id,
+                quantity=quantity,
+                operator=cmd.operator,
+                device=cmd.device,
+                device_time=cmd.device_time,
+                override_reason=cmd.override_reason,
+                result=payload,
+            )
+            .returning(ScanRow.seq, ScanRow.recorded_at)
+            .cte("ledger")
+        )
+        feed = insert(ChangeRow).values(scan_id=cmd.scan_id, **change).cte("feed")
+        row = (
+            await self.conn.execute(select(ledger.c.seq, ledger.c.recorded_at).add_cte(feed))
+        ).one()
+        return StoredScan(cmd.scan_id, payload, row.seq, row.recorded_at)
+
+    async def last_issue(self, kit_id: int) -> tuple[str, str] | None:
+        row = (
+            await self.conn.execute(
+                select(ScanRow.scan_id, ScanRow.operator)
+                .where(ScanRow.kit_id == kit_id, ScanRow.action == ScanAction.ISSUE)
+                .order_by(ScanRow.seq.desc())
+                .limit(1)
+            )
+        ).first()
+        return (row.scan_id, row.operator) if row else None
+
+    # ---------------------------------------------------------------- reference data
+    async def depot(self, code: str) -> DepotRef | None:
+        if code not in self.cache.depots:
+            row = (
+                await self.conn.execute(
+                    select(DepotRow.id, DepotRow.code, DepotRow.gln).where(DepotRow.code == code)
+                )
+            ).first()
+            if row is None or row.gln is None:
+                return None
+            ref = DepotRef(row.id, row.code, row.gln)
+            self.cache.depots[code] = self.cache.depots_by_id[row.id] = ref
+        return self.cache.depots[code]
+
+    async def depot_by_id(self, depot_id: int) -> DepotRef:
+        if depot_id not in self.cache.depots_by_id:
+            code = (
+                await self.conn.execute(select(DepotRow.code).where(DepotRow.id == depot_id))
+            ).scalar_one()
+            await self.depot(code)
+        return self.cache.depots_by_id[depot_id]
+
+    async def depot_by_gln(self, gln: str) -> DepotRef | None:
+        code = (await self.conn.execute(select(DepotRow.code).where(DepotRow.gln == gln))).scalar()
+        return await self.depot(code) if code else None
+
+    async def item_by_gtin(self, gtin: str) -> ItemRef | None:
+        if gtin not in self.cache.items:
+            row = (
+                await self.conn.execute(
+                    select(
+                        ItemTypeRow.id,
+                        ItemTypeRow.code,
+                        ItemTypeRow.gtin,
+                        ItemTypeRow.tracking_mode,
+                        ItemTypeRow.shelf_life_days,
+                        ItemTypeRow.inspection_interval_days,
+                        ItemTypeRow.retire_after_days,
+                    ).where(ItemTypeRow.gtin == gtin)
+                )
+            ).first()
+            if row is None:
+                return None
+            ref = ItemRef(**row._asdict())
+            self.cache.items[gtin] = self.cache.items_by_id[ref.id] = ref
+        return self.cache.items[gtin]
+
+    async def item_by_id(self, item_id: int) -> ItemRef:
+        if item_id not in self.cache.items_by_id:
+            gtin = (
+                await self.conn.execute(select(ItemTypeRow.gtin).where(ItemTypeRow.id == item_id))
+            ).scalar()
+            if gtin is None:  # an item type without a GTIN cannot be scanned, but may be held
+                code = (
+                    await self.conn.execute(
+                        select(ItemTypeRow.code).where(ItemTypeRow.id == item_id)
+                    )
+                ).scalar_one()
+                return ItemRef(item_id, code, "", TrackingMode.BULK, None, None, None)
+            await self.item_by_gtin(gtin)
+        return self.cache.items_by_id[item_id]
+
+    async def bin(self, depot_id: int, label: str) -> BinRef | None:
+        key = (depot_id, label)
+        if key not in self.cache.bins:
+            row = (
+                await self.conn.execute(
+                    select(LocationRow.id, LocationRow.zone).where(
+                        LocationRow.depot_id == depot_id, LocationRow.label == label
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            self.cache.bins[key] = BinRef(row.id, depot_id, label, row.zone)
+        return self.cache.bins[key]
+
+    async def template(self, template_id: int) -> TemplateRef:
+        if template_id not in self.cache.templates:
+            head = (
+                await self.conn.execute(
+                    select(KitTemplateRow.code, KitTemplateRow.category).where(
+                        KitTemplateRow.id == template_id
+                    )
+                )
+            ).one()
+            lines = await self.conn.execute(
+                select(
+                    ItemTypeRow.code,
+                    TemplateLineRow.quantity,
+                    TemplateLineRow.pacing,
+                    ItemTypeRow.inspection_interval_days,
+                )
+                .join(ItemTypeRow, ItemTypeRow.id == TemplateLineRow.item_type_id)
+                .where(TemplateLineRow.template_id == template_id)
+                .order_by(TemplateLineRow.position)
+            )
+            self.cache.templates[template_id] = TemplateRef(
+                template_id,
+                head.code,
+                head.category,
+                tuple(model.TemplateLine(*line) for line in lines),
+            )
+        return self.cache.templates[template_id]
+
+    # ---------------------------------------------------------------- kits
+    async def kit(
+        self, *, giai: str | None = None, kit_id: int | None = None, lock: bool = True
+    ) -> KitRec | None:
+        query = select(*_KIT_COLUMNS)
+        query = query.with_for_update(of=KitRow) if lock else query
+        query = query.where(KitRow.giai == giai) if giai else query.where(KitRow.id == kit_id)
+        row = (await self.conn.execute(query)).first()
+        return KitRec(**row._asdict()) if row else None
+
+    async def update_kit(self, kit: KitRec, **values: Any) -> None:
+        await self.conn.execute(update(KitRow).where(KitRow.id == kit.id).values(**values))
+        for name, value in values.items():
+            setattr(kit, name, value)
+
+    async def kit_contents(self, kit_id: int) -> model.KitContents:
+        units = await self.conn.execute(
+            select(
+                ItemTypeRow.code,
+                UnitRow.serial,
+                UnitRow.condition,
+                UnitRow.expires_on,
+                UnitRow.last_inspected_on,
+                UnitRow.next_inspection_on,
+            )
+            .join(ItemTypeRow, ItemTypeRow.id == UnitRow.item_type_id)
+            .where(UnitRow.kit_id == kit_id)
+            .order_by(UnitRow.id)
+        )
+        lots = await self.conn.execute(
+            select(
+                ItemTypeRow.code,
+                LotRow.quantity,
+                LotRow.lot_number,
+                LotRow.expires_on,
+                LotRow.next_inspection_on,
+                LotRow.condition,
+            )
+            .join(ItemTypeRow, ItemTypeRow.id == LotRow.item_type_id)
+            .where(LotRow.kit_id == kit_id, LotRow.quantity > 0)
+            .order_by(LotRow.id)
+        )
+        return model.KitContents(
+            tuple(model.Unit(*u) for u in units), tuple(model.Lot(*lt) for lt in lots)
+        )
+
+    async def move_kit_contents(self, kit_id: int, depot_id: int) -> None:
+        """Units and lots travel with their kit."""
+        for table in (UnitRow, LotRow):
+            await self.conn.execute(
+                update(table).where(table.kit_id == kit_id).values(depot_id=depot_id)
+            )
+
+    # ---------------------------------------------------------------- units and lots
+    async def unit(self, item_type_id: int, serial: str, *, lock: bool = True) -> UnitRec | None:
+        query = select(*_UNIT_COLUMNS).where(
+            UnitRow.item_type_id == item_type_id, UnitRow.serial == serial
+        )
+        row = (
+            await self.conn.execute(query.with_for_update(of=UnitRow) if lock else query)
+        ).first()
+        return UnitRec(**row._asdict()) if row else None
+
+    async def add_unit(self, **values: Any) -> UnitRec:
+        row = (
+            await self.conn.execute(insert(UnitRow).values(**values).returning(*_UNIT_COLUMNS))
+        ).one()
+        return UnitRec(**row._asdict())
+
+    async def update_unit(self, unit: UnitRec, **values: Any) -> None:
+        await self.conn.execute(update(UnitRow).where(UnitRow.id == unit.id).values(**values))
+        for name, value in values.items():
+            setattr(unit, name, value)
+
+    async def lot(
+        self, item_type_id: int, lot_number: str, depot_id: int, kit_id: int | None
+    ) -> LotRec | None:
+        """The lot's stock at one place: loose at a depot (kit_id None) or in a kit."""
+        query = select(*_LOT_COLUMNS).where(
+            LotRow.item_type_id == item_type_id,
+            LotRow.lot_number == lot_number,
+            LotRow.depot_id == depot_id,
+            LotRow.kit_id.is_(None) if kit_id is None else LotRow.kit_id == kit_id,
+        )
+        query = query.order_by(LotRow.id).limit(1).with_for_update(of=LotRow)
+        row = (await self.conn.execute(query)).first()
+        return LotRec(**row._asdict()) if row else None
+
+    async def lots_at_depot(
+        self, item_type_id: int, lot_number: str, depot_id: int
+    ) -> list[LotRec]:
+        rows = await self.conn.execute(
+            select(*_LOT_COLUMNS)
+            .where(
+                LotRow.item_type_id == item_type_id,
+                LotRow.lot_number == lot_number,
+                LotRow.depot_id == depot_id,
+                LotRow.quantity > 0,
+            )
+            .order_by(LotRow.id)
+            .with_for_update(of=LotRow)
+        )
+        return [LotRec(**r._asdict()) for r in rows]
+
+    async def add_lot(self, **values: Any) -> LotRec:
+        row = (
+            await self.conn.execute(insert(LotRow).values(**values).returning(*_LOT_COLUMNS))
+        ).one()
+        return LotRec(**row._asdict())
+
+    async def update_lot(self, lot: LotRec, **values: Any) -> None:
+        await self.conn.execute(update(LotRow).where(LotRow.id == lot.id).values(**values))
+        for name, value in values.items():
+            setattr(lot, name, value)
+
+    # ---------------------------------------------------------------- transfers and counts
+    async def pending_line(self, kit_id: int) -> PendingLine | None:
+        row = (
+            await self.conn.execute(
+                select(TransferLineRow.id, TransferLineRow.transfer_id, TransferLineRow.shipped)
+                .where(TransferLineRow.kit_id == kit_id, TransferLineRow.received.is_(False))
+                .with_for_update(of=TransferLineRow)
+            )
+        ).first()
+        return PendingLine(**row._asdict()) if row else None
+
+    async def transfer(
+        self, *, transfer_id: int | None = None, sscc: str | None = None
+    ) -> TransferRec | None:
+        query = select(
+            TransferRow.id,
+            TransferRow.sscc,
+            TransferRow.from_depot_id,
+            TransferRow.to_depot_id,
+            TransferRow.state,
+        ).with_for_update(of=TransferRow)
+        query = (
+            query.where(TransferRow.sscc == sscc)
+            if sscc
+            else query.where(TransferRow.id == transfer_id)
+        )
+        row = (await self.conn.execute(query)).first()
+        return TransferRec(**row._asdict()) if row else None
+
+    async def transfer_kits(self, transfer_id: int) -> list[int]:
+        rows = await self.conn.execute(
+            select(TransferLineRow.kit_id)
+            .where(TransferLineRow.transfer_id == transfer_id)
+            .order_by(TransferLineRow.kit_id)
+        )
+        return list(rows.scalars())
+
+    async def set_line(self, line_id: int, **values: Any) -> None:
+        await self.conn.execute(
+            update(TransferLineRow).where(TransferLineRow.id == line_id).values(**values)
+        )
+
+    async def all_received(self, transfer_id: int) -> bool:
+        waiting = await self.conn.execute(
+            select(func.count())
+            .select_from(TransferLineRow)
+            .where(TransferLineRow.transfer_id == transfer_id, TransferLineRow.received.is_(False))
+        )
+        return waiting.scalar_one() == 0
+
+    async def update_transfer(self, transfer: TransferRec, **values: Any) -> None:
+        await self.conn.execute(
+            update(TransferRow).where(TransferRow.id == transfer.id).values(**values)
+        )
+        for name, value in values.items():
+            setattr(transfer, name, value)
+
+    async def count(self, count_id: str) -> CountRef | None:
+        row = (
+            await self.conn.execute(
+                select(
+                    CountRow.id, CountRow.count_id, CountRow.depot_id, CountRow.zone, CountRow.open
+                ).where(CountRow.count_id == count_id)
+            )
+        ).first()
+        return CountRef(**row._asdict()) if row else None
+
+    async def now(self) -> datetime:
+        return (await self.conn.execute(select(literal_column("now()")))).scalar_one()
