@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal_column, select, text, update
+from sqlalchemy import String, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.inventory.adapters.orm import (
@@ -210,6 +210,131 @@ _KIT_COLUMNS = (
     KitRow.template_id,
 )
 
+
+# Statements built once: executing a prebuilt statement skips SQLAlchemy's
+# construction and cache-key work, which dominated a scan's CPU time.
+_STORED = select(ScanRow.scan_id, ScanRow.result, ScanRow.seq, ScanRow.recorded_at).where(
+    ScanRow.scan_id.in_(bindparam("ids", expanding=True))
+)
+_LEDGER_FIELDS = (
+    "scan_id",
+    "action",
+    "code",
+    "depot_id",
+    "location_id",
+    "kit_id",
+    "unit_id",
+    "lot_id",
+    "transfer_id",
+    "count_id",
+    "quantity",
+    "operator",
+    "device",
+    "device_time",
+    "override_reason",
+    "result",
+)
+_FEED_FIELDS = ("kind", "key", "depot_code", "action", "kit_label", "kit_state")
+_ledger_cte = (
+    insert(ScanRow)
+    .values({name: bindparam(name) for name in _LEDGER_FIELDS})
+    .returning(ScanRow.seq, ScanRow.recorded_at)
+    .cte("ledger")
+)
+_feed_cte = (
+    insert(ChangeRow)
+    .values(
+        scan_id=bindparam("scan_id"),
+        **{name: bindparam(f"feed_{name}", type_=String()) for name in _FEED_FIELDS},
+    )
+    .cte("feed")
+)
+_RECORD = select(_ledger_cte.c.seq, _ledger_cte.c.recorded_at).add_cte(_feed_cte)
+_LAST_ISSUE = (
+    select(ScanRow.scan_id, ScanRow.operator)
+    .where(ScanRow.kit_id == bindparam("kit_id"), ScanRow.action == ScanAction.ISSUE)
+    .order_by(ScanRow.seq.desc())
+    .limit(1)
+)
+_KIT_BY_GIAI = select(*_KIT_COLUMNS).where(KitRow.giai == bindparam("giai"))
+_KIT_BY_ID = select(*_KIT_COLUMNS).where(KitRow.id == bindparam("kit_id"))
+_KIT_BY_GIAI_LOCKED = _KIT_BY_GIAI.with_for_update(of=KitRow)
+_KIT_BY_ID_LOCKED = _KIT_BY_ID.with_for_update(of=KitRow)
+_UPDATE_KIT = update(KitRow).where(KitRow.id == bindparam("row_id"))
+_KIT_UNITS = (
+    select(
+        ItemTypeRow.code,
+        UnitRow.serial,
+        UnitRow.condition,
+        UnitRow.expires_on,
+        UnitRow.last_inspected_on,
+        UnitRow.next_inspection_on,
+    )
+    .join(ItemTypeRow, ItemTypeRow.id == UnitRow.item_type_id)
+    .where(UnitRow.kit_id == bindparam("kit_id"))
+    .order_by(UnitRow.id)
+)
+_KIT_LOTS = (
+    select(
+        ItemTypeRow.code,
+        LotRow.quantity,
+        LotRow.lot_number,
+        LotRow.expires_on,
+        LotRow.next_inspection_on,
+        LotRow.condition,
+    )
+    .join(ItemTypeRow, ItemTypeRow.id == LotRow.item_type_id)
+    .where(LotRow.kit_id == bindparam("kit_id"), LotRow.quantity > 0)
+    .order_by(LotRow.id)
+)
+_UNIT = select(*_UNIT_COLUMNS).where(
+    UnitRow.item_type_id == bindparam("item_type_id"), UnitRow.serial == bindparam("serial")
+)
+_UNIT_LOCKED = _UNIT.with_for_update(of=UnitRow)
+_ADD_UNIT = insert(UnitRow).returning(*_UNIT_COLUMNS)
+_UPDATE_UNIT = update(UnitRow).where(UnitRow.id == bindparam("row_id"))
+_LOT_WHERE = (
+    LotRow.item_type_id == bindparam("item_type_id"),
+    LotRow.lot_number == bindparam("lot_number"),
+    LotRow.depot_id == bindparam("depot_id"),
+)
+_LOOSE_LOT = (
+    select(*_LOT_COLUMNS)
+    .where(*_LOT_WHERE, LotRow.kit_id.is_(None))
+    .order_by(LotRow.id)
+    .limit(1)
+    .with_for_update(of=LotRow)
+)
+_PACKED_LOT = (
+    select(*_LOT_COLUMNS)
+    .where(*_LOT_WHERE, LotRow.kit_id == bindparam("kit_id"))
+    .order_by(LotRow.id)
+    .limit(1)
+    .with_for_update(of=LotRow)
+)
+_LOTS_AT_DEPOT = (
+    select(*_LOT_COLUMNS)
+    .where(*_LOT_WHERE, LotRow.quantity > 0)
+    .order_by(LotRow.id)
+    .with_for_update(of=LotRow)
+)
+_ADD_LOT = insert(LotRow).returning(*_LOT_COLUMNS)
+_UPDATE_LOT = update(LotRow).where(LotRow.id == bindparam("row_id"))
+_DEPOT = select(DepotRow.id, DepotRow.code, DepotRow.gln).where(DepotRow.code == bindparam("code"))
+_ITEM = select(
+    ItemTypeRow.id,
+    ItemTypeRow.code,
+    ItemTypeRow.gtin,
+    ItemTypeRow.tracking_mode,
+    ItemTypeRow.shelf_life_days,
+    ItemTypeRow.inspection_interval_days,
+    ItemTypeRow.retire_after_days,
+).where(ItemTypeRow.gtin == bindparam("gtin"))
+_BIN = select(LocationRow.id, LocationRow.zone).where(
+    LocationRow.depot_id == bindparam("depot_id"), LocationRow.label == bindparam("label")
+)
+
+
 # In hash order, so two batches sharing scans cannot wait on each other in a circle.
 _LOCK_SCANS = text(
     "SELECT pg_advisory_xact_lock(h) FROM ("
@@ -229,11 +354,7 @@ class ScanStore:
         await self.conn.execute(_LOCK_SCANS, {"ids": list(scan_ids)})
 
     async def stored(self, scan_ids: Sequence[str]) -> dict[str, StoredScan]:
-        rows = await self.conn.execute(
-            select(ScanRow.scan_id, ScanRow.result, ScanRow.seq, ScanRow.recorded_at).where(
-                ScanRow.scan_id.in_(list(scan_ids))
-            )
-        )
+        rows = await self.conn.execute(_STORED, {"ids": list(scan_ids)})
         return {r.scan_id: StoredScan(r.scan_id, r.result, r.seq, r.recorded_at) for r in rows}
 
     async def record(
@@ -246,54 +367,36 @@ class ScanStore:
         change: dict[str, Any],
     ) -> StoredScan:
         """The ledger row and the change-feed row, in one statement."""
-        ledger = (
-            insert(ScanRow)
-            .values(
-                scan_id=cmd.scan_id,
-                action=cmd.action,
-                code=cmd.code,
-                depot_id=depot.id,
-                location_id=refs.location_id,
-                kit_id=refs.kit_id,
-                unit_id=refs.unit_id,
-                lot_id=refs.lot_id,
-                transfer_id=refs.transfer_id,
-                count_id=refs.count_id,
-                quantity=quantity,
-                operator=cmd.operator,
-                device=cmd.device,
-                device_time=cmd.device_time,
-                override_reason=cmd.override_reason,
-                result=payload,
-            )
-            .returning(ScanRow.seq, ScanRow.recorded_at)
-            .cte("ledger")
-        )
-        feed = insert(ChangeRow).values(scan_id=cmd.scan_id, **change).cte("feed")
-        row = (
-            await self.conn.execute(select(ledger.c.seq, ledger.c.recorded_at).add_cte(feed))
-        ).one()
+        params: dict[str, Any] = {
+            "scan_id": cmd.scan_id,
+            "action": cmd.action,
+            "code": cmd.code,
+            "depot_id": depot.id,
+            "location_id": refs.location_id,
+            "kit_id": refs.kit_id,
+            "unit_id": refs.unit_id,
+            "lot_id": refs.lot_id,
+            "transfer_id": refs.transfer_id,
+            "count_id": refs.count_id,
+            "quantity": quantity,
+            "operator": cmd.operator,
+            "device": cmd.device,
+            "device_time": cmd.device_time,
+            "override_reason": cmd.override_reason,
+            "result": payload,
+        }
+        params.update({f"feed_{name}": change[name] for name in _FEED_FIELDS})
+        row = (await self.conn.execute(_RECORD, params)).one()
         return StoredScan(cmd.scan_id, payload, row.seq, row.recorded_at)
 
     async def last_issue(self, kit_id: int) -> tuple[str, str] | None:
-        row = (
-            await self.conn.execute(
-                select(ScanRow.scan_id, ScanRow.operator)
-                .where(ScanRow.kit_id == kit_id, ScanRow.action == ScanAction.ISSUE)
-                .order_by(ScanRow.seq.desc())
-                .limit(1)
-            )
-        ).first()
+        row = (await self.conn.execute(_LAST_ISSUE, {"kit_id": kit_id})).first()
         return (row.scan_id, row.operator) if row else None
 
     # ---------------------------------------------------------------- reference data
     async def depot(self, code: str) -> DepotRef | None:
         if code not in self.cache.depots:
-            row = (
-                await self.conn.execute(
-                    select(DepotRow.id, DepotRow.code, DepotRow.gln).where(DepotRow.code == code)
-                )
-            ).first()
+            row = (await self.conn.execute(_DEPOT, {"code": code})).first()
             if row is None or row.gln is None:
                 return None
             ref = DepotRef(row.id, row.code, row.gln)
@@ -314,19 +417,7 @@ class ScanStore:
 
     async def item_by_gtin(self, gtin: str) -> ItemRef | None:
         if gtin not in self.cache.items:
-            row = (
-                await self.conn.execute(
-                    select(
-                        ItemTypeRow.id,
-                        ItemTypeRow.code,
-                        ItemTypeRow.gtin,
-                        ItemTypeRow.tracking_mode,
-                        ItemTypeRow.shelf_life_days,
-                        ItemTypeRow.inspection_interval_days,
-                        ItemTypeRow.retire_after_days,
-                    ).where(ItemTypeRow.gtin == gtin)
-                )
-            ).first()
+            row = (await self.conn.execute(_ITEM, {"gtin": gtin})).first()
             if row is None:
                 return None
             ref = ItemRef(**row._asdict())
@@ -351,13 +442,8 @@ class ScanStore:
     async def bin(self, depot_id: int, label: str) -> BinRef | None:
         key = (depot_id, label)
         if key not in self.cache.bins:
-            row = (
-                await self.conn.execute(
-                    select(LocationRow.id, LocationRow.zone).where(
-                        LocationRow.depot_id == depot_id, LocationRow.label == label
-                    )
-                )
-            ).first()
+            params = {"depot_id": depot_id, "label": label}
+            row = (await self.conn.execute(_BIN, params)).first()
             if row is None:
                 return None
             self.cache.bins[key] = BinRef(row.id, depot_id, label, row.zone)
@@ -395,44 +481,22 @@ class ScanStore:
     async def kit(
         self, *, giai: str | None = None, kit_id: int | None = None, lock: bool = True
     ) -> KitRec | None:
-        query = select(*_KIT_COLUMNS)
-        query = query.with_for_update(of=KitRow) if lock else query
-        query = query.where(KitRow.giai == giai) if giai else query.where(KitRow.id == kit_id)
-        row = (await self.conn.execute(query)).first()
+        params: dict[str, object]
+        if giai:
+            query, params = (_KIT_BY_GIAI_LOCKED if lock else _KIT_BY_GIAI), {"giai": giai}
+        else:
+            query, params = (_KIT_BY_ID_LOCKED if lock else _KIT_BY_ID), {"kit_id": kit_id}
+        row = (await self.conn.execute(query, params)).first()
         return KitRec(**row._asdict()) if row else None
 
     async def update_kit(self, kit: KitRec, **values: Any) -> None:
-        await self.conn.execute(update(KitRow).where(KitRow.id == kit.id).values(**values))
+        await self.conn.execute(_UPDATE_KIT, {"row_id": kit.id, **values})
         for name, value in values.items():
             setattr(kit, name, value)
 
     async def kit_contents(self, kit_id: int) -> model.KitContents:
-        units = await self.conn.execute(
-            select(
-                ItemTypeRow.code,
-                UnitRow.serial,
-                UnitRow.condition,
-                UnitRow.expires_on,
-                UnitRow.last_inspected_on,
-                UnitRow.next_inspection_on,
-            )
-            .join(ItemTypeRow, ItemTypeRow.id == UnitRow.item_type_id)
-            .where(UnitRow.kit_id == kit_id)
-            .order_by(UnitRow.id)
-        )
-        lots = await self.conn.execute(
-            select(
-                ItemTypeRow.code,
-                LotRow.quantity,
-                LotRow.lot_number,
-                LotRow.expires_on,
-                LotRow.next_inspection_on,
-                LotRow.condition,
-            )
-            .join(ItemTypeRow, ItemTypeRow.id == LotRow.item_type_id)
-            .where(LotRow.kit_id == kit_id, LotRow.quantity > 0)
-            .order_by(LotRow.id)
-        )
+        units = await self.conn.execute(_KIT_UNITS, {"kit_id": kit_id})
+        lots = await self.conn.execute(_KIT_LOTS, {"kit_id": kit_id})
         return model.KitContents(
             tuple(model.Unit(*u) for u in units), tuple(model.Lot(*lt) for lt in lots)
         )
@@ -446,22 +510,16 @@ class ScanStore:
 
     # ---------------------------------------------------------------- units and lots
     async def unit(self, item_type_id: int, serial: str, *, lock: bool = True) -> UnitRec | None:
-        query = select(*_UNIT_COLUMNS).where(
-            UnitRow.item_type_id == item_type_id, UnitRow.serial == serial
-        )
-        row = (
-            await self.conn.execute(query.with_for_update(of=UnitRow) if lock else query)
-        ).first()
+        params = {"item_type_id": item_type_id, "serial": serial}
+        row = (await self.conn.execute(_UNIT_LOCKED if lock else _UNIT, params)).first()
         return UnitRec(**row._asdict()) if row else None
 
     async def add_unit(self, **values: Any) -> UnitRec:
-        row = (
-            await self.conn.execute(insert(UnitRow).values(**values).returning(*_UNIT_COLUMNS))
-        ).one()
+        row = (await self.conn.execute(_ADD_UNIT, values)).one()
         return UnitRec(**row._asdict())
 
     async def update_unit(self, unit: UnitRec, **values: Any) -> None:
-        await self.conn.execute(update(UnitRow).where(UnitRow.id == unit.id).values(**values))
+        await self.conn.execute(_UPDATE_UNIT, {"row_id": unit.id, **values})
         for name, value in values.items():
             setattr(unit, name, value)
 
@@ -469,40 +527,26 @@ class ScanStore:
         self, item_type_id: int, lot_number: str, depot_id: int, kit_id: int | None
     ) -> LotRec | None:
         """The lot's stock at one place: loose at a depot (kit_id None) or in a kit."""
-        query = select(*_LOT_COLUMNS).where(
-            LotRow.item_type_id == item_type_id,
-            LotRow.lot_number == lot_number,
-            LotRow.depot_id == depot_id,
-            LotRow.kit_id.is_(None) if kit_id is None else LotRow.kit_id == kit_id,
-        )
-        query = query.order_by(LotRow.id).limit(1).with_for_update(of=LotRow)
-        row = (await self.conn.execute(query)).first()
+        params = {"item_type_id": item_type_id, "lot_number": lot_number, "depot_id": depot_id}
+        if kit_id is None:
+            row = (await self.conn.execute(_LOOSE_LOT, params)).first()
+        else:
+            row = (await self.conn.execute(_PACKED_LOT, {**params, "kit_id": kit_id})).first()
         return LotRec(**row._asdict()) if row else None
 
     async def lots_at_depot(
         self, item_type_id: int, lot_number: str, depot_id: int
     ) -> list[LotRec]:
-        rows = await self.conn.execute(
-            select(*_LOT_COLUMNS)
-            .where(
-                LotRow.item_type_id == item_type_id,
-                LotRow.lot_number == lot_number,
-                LotRow.depot_id == depot_id,
-                LotRow.quantity > 0,
-            )
-            .order_by(LotRow.id)
-            .with_for_update(of=LotRow)
-        )
+        params = {"item_type_id": item_type_id, "lot_number": lot_number, "depot_id": depot_id}
+        rows = await self.conn.execute(_LOTS_AT_DEPOT, params)
         return [LotRec(**r._asdict()) for r in rows]
 
     async def add_lot(self, **values: Any) -> LotRec:
-        row = (
-            await self.conn.execute(insert(LotRow).values(**values).returning(*_LOT_COLUMNS))
-        ).one()
+        row = (await self.conn.execute(_ADD_LOT, values)).one()
         return LotRec(**row._asdict())
 
     async def update_lot(self, lot: LotRec, **values: Any) -> None:
-        await self.conn.execute(update(LotRow).where(LotRow.id == lot.id).values(**values))
+        await self.conn.execute(_UPDATE_LOT, {"row_id": lot.id, **values})
         for name, value in values.items():
             setattr(lot, name, value)
 
