@@ -111,6 +111,8 @@ def _banner(console: Console) -> None:
         "Try, in another terminal:\n"
         "  [cyan].venv/bin/muster depots[/]                     tiers, areas, compliance\n"
         "  [cyan].venv/bin/muster kit D-CORPS/WATER-FLOOD/1[/]  a kit with an expired lot\n"
+        "  [cyan].venv/bin/muster labels --depot D-DET-JILIN --what bins kits units[/]\n"
+        "  [cyan].venv/bin/muster scan --depot D-DET-JILIN --action station[/]  then scan codes\n"
         "  [cyan]grpcurl -plaintext 127.0.0.1:50051 list[/]     reflection, if you have grpcurl\n"
         "Ctrl-C stops everything."
     )
