@@ -1,4 +1,4 @@
-"""Rows a scan reads (under row locks) and writes: projection, ledger, change feed."""
+"""Transfers and stock counts: the rows they read and write (ORM), and their change-feed rows."""
 
 from __future__ import annotations
 
