@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass
 
 from services.common.errors import FieldViolation, InvalidArgument, NotFound
+from services.inventory.adapters.movement_repository import CountedScan, OnRecord
 from services.inventory.adapters.orm import CountRow
-from services.inventory.adapters.scan_repository import CountedScan, OnRecord
 from services.inventory.domain import commands, labels, model, scanning
 from services.inventory.domain.model import Condition, DiscrepancyKind
 from services.inventory.service_layer.unit_of_work import UnitOfWork
@@ -50,23 +50,23 @@ def to_count(row: CountRow, scans: int = 0, counted_by: tuple[str, ...] = ()) ->
 
 
 async def start_count(cmd: commands.StartCount, uow: UnitOfWork) -> model.StockCount:
-    depot = await uow.scans.depot(cmd.depot_code)
+    depot = await uow.movements.depot(cmd.depot_code)
     if depot is None:
         raise NotFound("depot", cmd.depot_code)
-    if cmd.zone and cmd.zone not in await uow.scans.zones(depot.id):
+    if cmd.zone and cmd.zone not in await uow.movements.zones(depot.id):
         raise InvalidArgument([FieldViolation("zone", f"{cmd.zone!r} has no bins at {depot.code}")])
     await uow.repo.lock(f"count:{depot.id}")
-    existing = await uow.scans.open_count(depot.id, cmd.zone)
+    existing = await uow.movements.open_count(depot.id, cmd.zone)
     if existing is not None:
         raise scanning.refuse(
             "COUNT_ALREADY_OPEN",
             f"count {existing.count_id} is already open here; close it first",
             count_id=existing.count_id,
         )
-    row = await uow.scans.add_count(
+    row = await uow.movements.add_count(
         depot, cmd.zone, f"C{uuid.uuid4().hex[:10].upper()}", cmd.operator
     )
-    uow.scans.change(kind="COUNT", key=row.count_id, depot_code=depot.code)
+    uow.movements.change(kind="COUNT", key=row.count_id, depot_code=depot.code)
     return to_count(row)
 
 
@@ -81,14 +81,14 @@ def _counted(scans: list[CountedScan]) -> dict[tuple[str, str, str], CountedScan
 async def close_count(
     cmd: commands.CloseCount, uow: UnitOfWork
 ) -> tuple[model.StockCount, list[Discrepancy]]:
-    row = await uow.scans.count_for_update(cmd.count_id)
+    row = await uow.movements.count_for_update(cmd.count_id)
     if row is None:
         raise NotFound("count", cmd.count_id)
     if not row.open:
         raise scanning.refuse("COUNT_NOT_OPEN", f"count {row.count_id} is already closed")
-    scans = await uow.scans.counted(row.id)
+    scans = await uow.movements.counted(row.id)
     counted = _counted(scans)
-    records = await uow.scans.on_record(row.depot_id, row.zone)
+    records = await uow.movements.on_record(row.depot_id, row.zone)
     found: list[Discrepancy] = []
     for key, thing in records.items():
         seen = counted.pop(key, None)
@@ -101,18 +101,18 @@ async def close_count(
     for seen in counted.values():
         found.append(await _unexpected(uow, row, seen))
     operators = tuple(sorted({s.operator for s in scans if s.operator}))
-    await uow.scans.close_count(row, cmd.operator, found)
+    await uow.movements.close_count(row, cmd.operator, found)
     for d in found:
-        uow.scans.change(kind=d.subject_kind, key=d.key, depot_code=row.depot.code)
+        uow.movements.change(kind=d.subject_kind, key=d.key, depot_code=row.depot.code)
     return to_count(row, len(scans), operators), found
 
 
 async def _missing(uow: UnitOfWork, thing: OnRecord) -> Discrepancy:
     if thing.kind == "UNIT":
-        await uow.scans.set_unit_condition(thing.row_id, Condition.LOST)
+        await uow.movements.set_unit_condition(thing.row_id, Condition.LOST)
         adjustment = "marked LOST"
     elif thing.kind == "LOT":
-        await uow.scans.set_lot_quantity(thing.row_id, 0)
+        await uow.movements.set_lot_quantity(thing.row_id, 0)
         adjustment = f"quantity set to 0 (was {thing.quantity})"
     else:
         adjustment = "not found: flagged for search, state unchanged"
@@ -128,7 +128,7 @@ async def _missing(uow: UnitOfWork, thing: OnRecord) -> Discrepancy:
 
 
 async def _lot_quantity(uow: UnitOfWork, thing: OnRecord, seen: CountedScan) -> Discrepancy:
-    await uow.scans.set_lot_quantity(thing.row_id, seen.quantity)
+    await uow.movements.set_lot_quantity(thing.row_id, seen.quantity)
     kind = DiscrepancyKind.MISSING if seen.quantity < thing.quantity else DiscrepancyKind.UNEXPECTED
     return Discrepancy(
         kind,
@@ -142,7 +142,7 @@ async def _lot_quantity(uow: UnitOfWork, thing: OnRecord, seen: CountedScan) -> 
 
 
 async def _wrong_bin(uow: UnitOfWork, thing: OnRecord, seen: CountedScan) -> Discrepancy:
-    await uow.scans.set_bin(thing.kind, thing.row_id, seen.location_id)
+    await uow.movements.set_bin(thing.kind, thing.row_id, seen.location_id)
     return Discrepancy(
         DiscrepancyKind.WRONG_BIN,
         thing.kind,
@@ -157,14 +157,14 @@ async def _wrong_bin(uow: UnitOfWork, thing: OnRecord, seen: CountedScan) -> Dis
 async def _unexpected(uow: UnitOfWork, count: CountRow, seen: CountedScan) -> Discrepancy:
     adjustment = "not on record here: receive or transfer it in"
     if seen.kind == "UNIT":
-        unit = await uow.scans.unit_by_code(seen.item_type_code, seen.key)
+        unit = await uow.movements.unit_by_code(seen.item_type_code, seen.key)
         here = unit is not None and unit.depot_id == count.depot_id
         if unit is not None and here and unit.condition is Condition.LOST:
-            await uow.scans.set_unit_condition(unit.id, Condition.SERVICEABLE)
-            await uow.scans.set_bin("UNIT", unit.id, seen.location_id)
+            await uow.movements.set_unit_condition(unit.id, Condition.SERVICEABLE)
+            await uow.movements.set_bin("UNIT", unit.id, seen.location_id)
             adjustment = "found: back in stock as SERVICEABLE"
         elif unit is not None and not here:
-            held = (await uow.scans.depot_by_id(unit.depot_id)).code
+            held = (await uow.movements.depot_by_id(unit.depot_id)).code
             adjustment = f"on record at {held}: transfer it or correct the record"
     return Discrepancy(
         DiscrepancyKind.UNEXPECTED,

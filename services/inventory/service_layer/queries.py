@@ -14,7 +14,7 @@ from services.inventory.service_layer.unit_of_work import UnitOfWork
 
 
 async def _depot_id(uow: UnitOfWork, code: str) -> int:
-    depot = await uow.scans.depot(code)
+    depot = await uow.movements.depot(code)
     if depot is None:
         raise NotFound("depot", code)
     return depot.id
@@ -44,7 +44,7 @@ async def get_history(
     try:
         label = labels.parse(code)
     except labels.LabelError:
-        printed = await uow.scans.kit_by_label(code, lock=False)
+        printed = await uow.movements.kit_by_label(code, lock=False)
         if printed is None:
             raise NotFound("kit", code) from None
         entries, next_key = await uow.queries.history(page, kit_id=printed.id)

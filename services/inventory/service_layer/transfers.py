@@ -29,34 +29,34 @@ def to_transfer(row: TransferRow) -> model.Transfer:
 async def create_transfer(cmd: commands.CreateTransfer, uow: UnitOfWork) -> model.Transfer:
     if cmd.from_depot_code == cmd.to_depot_code:
         raise InvalidArgument([FieldViolation("to_depot_code", "a transfer goes to another depot")])
-    source = await uow.scans.depot(cmd.from_depot_code)
-    target = await uow.scans.depot(cmd.to_depot_code)
+    source = await uow.movements.depot(cmd.from_depot_code)
+    target = await uow.movements.depot(cmd.to_depot_code)
     if source is None:
         raise NotFound("depot", cmd.from_depot_code)
     if target is None:
         raise NotFound("depot", cmd.to_depot_code)
     kits = []
     for label in cmd.kit_labels:
-        kit = await uow.scans.kit_by_label(label)
+        kit = await uow.movements.kit_by_label(label)
         if kit is None:
             raise NotFound("kit", label)
         scanning.at_this_depot("kit", label, kit.depot.code, source.code)
         scanning.kit_at_hand(label, kit.state, model.ScanAction.TRANSFER_OUT)
-        if await uow.scans.pending_line(kit.id) is not None:
+        if await uow.movements.pending_line(kit.id) is not None:
             raise scanning.refuse("KIT_ON_TRANSFER", f"kit {label} is already on a transfer")
         kits.append(kit)
-    row = await uow.scans.add_transfer(source, target, kits, cmd.reason)
+    row = await uow.movements.add_transfer(source, target, kits, cmd.reason)
     row.sscc = labels.sscc_for(row.id)
-    await uow.scans.flush()
-    uow.scans.change(kind="TRANSFER", key=row.sscc, depot_code=source.code)
-    return to_transfer(await uow.scans.transfer_with_lines(row.id))
+    await uow.movements.flush()
+    uow.movements.change(kind="TRANSFER", key=row.sscc, depot_code=source.code)
+    return to_transfer(await uow.movements.transfer_with_lines(row.id))
 
 
 async def get_transfer(sscc: str, uow: UnitOfWork) -> model.Transfer:
-    row = await uow.scans.transfer_by_sscc(sscc)
+    row = await uow.movements.transfer_by_sscc(sscc)
     if row is None:
         raise NotFound("transfer", sscc)
-    return to_transfer(await uow.scans.transfer_with_lines(row.id))
+    return to_transfer(await uow.movements.transfer_with_lines(row.id))
 
 
 async def list_transfers(
@@ -64,11 +64,11 @@ async def list_transfers(
 ) -> PageOf[model.Transfer]:
     depot_id = None
     if depot_code:
-        depot = await uow.scans.depot(depot_code)
+        depot = await uow.movements.depot(depot_code)
         if depot is None:
             raise NotFound("depot", depot_code)
         depot_id = depot.id
-    rows, next_key = await uow.scans.list_transfers(page, depot_id, state)
+    rows, next_key = await uow.movements.list_transfers(page, depot_id, state)
     return PageOf([to_transfer(r) for r in rows], next_key)
 
 

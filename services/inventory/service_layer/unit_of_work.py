@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from services.common.errors import Conflict, Unavailable
+from services.inventory.adapters.movement_repository import MovementRepository
 from services.inventory.adapters.repository import Repository
-from services.inventory.adapters.scan_repository import ScanRepository
 from services.inventory.adapters.scan_store import ReferenceCache, ScanStore
 from services.inventory.adapters.stock_queries import StockQueries
 
@@ -49,13 +49,13 @@ class UnitOfWork:
         self._cache = cache or ReferenceCache()
         self.session: AsyncSession
         self.repo: Repository
-        self.scans: ScanRepository
+        self.movements: MovementRepository
         self.queries: StockQueries
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.repo = Repository(self.session)
-        self.scans = ScanRepository(self.session)
+        self.movements = MovementRepository(self.session)
         self.queries = StockQueries(self.session)
         return self
 

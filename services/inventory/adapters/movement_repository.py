@@ -52,7 +52,7 @@ _AT_HAND = [KitState.READY, KitState.INCOMPLETE, KitState.IN_MAINTENANCE]
 
 
 @dataclass
-class ScanRepository:
+class MovementRepository:
     session: AsyncSession
 
     # ---------------------------------------------------------------- ledger
