@@ -213,3 +213,21 @@ async def test_replaying_a_thousand_scans_three_times_changes_stock_once(world, 
             first = answers
         assert [a.ledger_seq for a in answers] == [a.ledger_seq for a in first]
     assert await _ledger_rows(database_url, world.depot.code) == 1000
+
+
+async def test_batches_touching_the_same_kits_in_opposite_orders_all_land(world: World) -> None:
+    kits = [await world.kit(), await world.kit()]
+
+    def batch(order: list[pb.Kit]) -> pb.RecordScansRequest:
+        scans = [
+            world.make(kit.code, A.SCAN_ACTION_PUTAWAY, bin_code=world.bin(bin_label))
+            for _ in range(5)
+            for kit in order
+            for bin_label in ("A-01", "A-02")
+        ]
+        return pb.RecordScansRequest(scans=scans)
+
+    answers = await asyncio.gather(
+        *(world.stub.RecordScans(batch(kits if i % 2 else kits[::-1])) for i in range(8))
+    )
+    assert all(r.accepted for a in answers for r in a.results)

@@ -261,6 +261,12 @@ _KIT_BY_ID = select(*_KIT_COLUMNS).where(KitRow.id == bindparam("kit_id"))
 _KIT_BY_GIAI_LOCKED = _KIT_BY_GIAI.with_for_update(of=KitRow)
 _KIT_BY_ID_LOCKED = _KIT_BY_ID.with_for_update(of=KitRow)
 _UPDATE_KIT = update(KitRow).where(KitRow.id == bindparam("row_id"))
+_LOCK_KITS = (
+    select(KitRow.id)
+    .where(KitRow.giai.in_(bindparam("giais", expanding=True)))
+    .order_by(KitRow.id)
+    .with_for_update(of=KitRow)
+)
 _KIT_UNITS = (
     select(
         ItemTypeRow.code,
@@ -352,6 +358,11 @@ class ScanStore:
     async def lock_scans(self, scan_ids: Sequence[str]) -> None:
         """Hold other copies of these scans in line until this transaction ends."""
         await self.conn.execute(_LOCK_SCANS, {"ids": list(scan_ids)})
+
+    async def lock_kits(self, giais: Sequence[str]) -> None:
+        """Lock a batch's kits in id order up front, so two batches cannot deadlock on them."""
+        if giais:
+            await self.conn.execute(_LOCK_KITS, {"giais": sorted(set(giais))})
 
     async def stored(self, scan_ids: Sequence[str]) -> dict[str, StoredScan]:
         rows = await self.conn.execute(_STORED, {"ids": list(scan_ids)})

@@ -12,7 +12,7 @@ on plain records, with reference data cached per process.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -118,6 +118,8 @@ async def _record_batch(
     await store.lock_scans(ids)
     seen: dict[str, ScanAnswer] = dict(await store.stored(ids))
     isolate = len(cmds) > 1
+    if isolate:
+        await store.lock_kits(_kit_giais(cmd for cmd in cmds if cmd.scan_id not in seen))
     answers: list[ScanAnswer] = []
     for cmd in cmds:
         if cmd.scan_id not in seen:
@@ -147,6 +149,20 @@ async def _record_one(
             )
     except DomainError as error:
         return ScanRefused(cmd.scan_id, error)
+
+
+def _kit_giais(cmds: Iterable[commands.RecordScan]) -> list[str]:
+    """The kits a batch names, by their labels' GIAI (codes that do not parse are skipped)."""
+    found = []
+    for cmd in cmds:
+        for code in (cmd.code, cmd.kit_code):
+            try:
+                label = labels.parse(code) if code else None
+            except labels.LabelError:
+                continue
+            if isinstance(label, labels.KitLabel):
+                found.append(label.giai)
+    return found
 
 
 @contextlib.asynccontextmanager
