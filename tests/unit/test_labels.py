@@ -37,6 +37,7 @@ def test_codes_name_the_right_thing(code: str, expected: L.Label) -> None:
         (f"01{GTIN}17270231\x1d10L1", "BAD_DATE"),
         (f"01{GTIN}", "UNSUPPORTED_LABEL"),
         ("", "EMPTY_CODE"),
+        (f"]E001{GTIN}21SN1", "UNSUPPORTED_SYMBOLOGY"),
         ("414" + L.gln_for(3)[:-1] + "0" + "254A", "BAD_CHECK_DIGIT"),
     ],
 )

@@ -15,12 +15,15 @@ Action barcodes for a scanner station are plain text: `MUSTER-ACTION:PACK`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
 
 import biip
+from biip import ParseError
 from biip.checksums import gs1_standard_check_digit
+from biip.gs1_messages import GS1Message
 
 # ASSUMPTION: a fictitious GS1 company prefix for the corps (see the seed notes).
 COMPANY_PREFIX = "69500000"
@@ -95,11 +98,20 @@ def _refusal(error: str, code: str) -> LabelError:
     return LabelError("MALFORMED_LABEL", error)
 
 
+# Symbology identifiers a GS1 element string may arrive with (ISO/IEC 15424):
+# GS1-128, GS1 DataMatrix, GS1 QR Code, GS1 DataBar.
+GS1_SYMBOLOGIES = ("]C1", "]d2", "]Q3", "]e0")
+
+
 def _elements(code: str) -> dict[str, biip.gs1_element_strings.GS1ElementString]:
-    result = biip.parse(code)
-    message = result.gs1_message
-    if message is None:
-        raise _refusal(result.gs1_message_error or "not a GS1 element string", code)
+    if code.startswith("]"):
+        if code[:3] not in GS1_SYMBOLOGIES:
+            raise LabelError("UNSUPPORTED_SYMBOLOGY", f"{code[:3]} does not carry GS1 data")
+        code = code[3:]
+    try:
+        message = GS1Message.parse(code)
+    except ParseError as failure:
+        raise _refusal(str(failure), code) from None
     found: dict[str, biip.gs1_element_strings.GS1ElementString] = {}
     for element in message.element_strings:
         error = element.gtin_error or element.gln_error or element.sscc_error
@@ -111,8 +123,12 @@ def _elements(code: str) -> dict[str, biip.gs1_element_strings.GS1ElementString]
     return found
 
 
+@functools.lru_cache(maxsize=8192)
 def parse(code: str) -> Label:
-    """The label a scanned code carries, or LabelError with the reason."""
+    """The label a scanned code carries, or LabelError with the reason.
+
+    Pure, so cached: bin and kit labels are read again and again.
+    """
     code = code.strip("\r\n")
     if not code:
         raise LabelError("EMPTY_CODE", "nothing was read")
