@@ -1,7 +1,7 @@
 """One server interceptor: request id, one log line per RPC, and the error table.
 
 Every RPC gets a request id (the caller's `x-request-id` or a new one) bound
-into structlog's context variables and echoed back in the initial metadata.
+into structlog's context variables and echoed back in the trailing metadata.
 Domain errors become their status codes with google.rpc details; anything else
 is logged with its traceback and answered INTERNAL without it.
 """
@@ -29,13 +29,15 @@ def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
     return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
 
-async def _abort_for(context: grpc.aio.ServicerContext, error: BaseException) -> None:
+async def _abort_for(
+    context: grpc.aio.ServicerContext, error: BaseException, request_id: str
+) -> None:
     if isinstance(error, DomainError):
         code, status = to_status(error)
     else:
         log.error("rpc_failed", exc_info=error)
         code, status = grpc.StatusCode.INTERNAL, internal_status()
-    trailer = rpc_status.to_status(status).trailing_metadata
+    trailer = (*rpc_status.to_status(status).trailing_metadata, ("x-request-id", request_id))
     await context.abort(code, status.message, trailing_metadata=trailer)
 
 
@@ -52,7 +54,6 @@ class _Call:
 
     async def __aenter__(self) -> _Call:
         structlog.contextvars.bind_contextvars(request_id=self.request_id, caller=self.caller)
-        await self.context.send_initial_metadata((("x-request-id", self.request_id),))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -76,27 +77,30 @@ StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 def _wrap_unary(method: str, inner: Handler) -> Handler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async with _Call(method, context):
+        async with _Call(method, context) as call:
             try:
-                return await inner(request, context)
+                answer = await inner(request, context)
+                # In the trailers, which go out with the status anyway: no extra frame.
+                context.set_trailing_metadata((("x-request-id", call.request_id),))
+                return answer
             except Exception as error:
                 if isinstance(error, grpc.aio.AbortError):
                     raise
-                await _abort_for(context, error)
+                await _abort_for(context, error, call.request_id)
 
     return handle
 
 
 def _wrap_stream(method: str, inner: StreamHandler) -> StreamHandler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        async with _Call(method, context):
+        async with _Call(method, context) as call:
             try:
                 async for item in inner(request, context):
                     yield item
             except Exception as error:
                 if isinstance(error, grpc.aio.AbortError):
                     raise
-                await _abort_for(context, error)
+                await _abort_for(context, error, call.request_id)
 
     return handle
 

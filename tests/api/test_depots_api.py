@@ -206,3 +206,12 @@ async def test_page_token_of_another_list_is_invalid(stub) -> None:
         stub.ListDepots(pb.ListDepotsRequest(page_token=items.next_page_token)), INVALID
     )
     assert "page_token" in violations(error)
+
+
+async def test_the_request_id_comes_back_in_the_trailers_on_success_and_error(stub) -> None:
+    call = stub.ListDepots(pb.ListDepotsRequest(), metadata=[("x-request-id", "req-7")])
+    await call
+    assert ("x-request-id", "req-7") in tuple(await call.trailing_metadata())
+    failing = stub.GetDepot(pb.GetDepotRequest(code="NOPE"), metadata=[("x-request-id", "req-8")])
+    error = await fails(failing, grpc.StatusCode.NOT_FOUND)
+    assert ("x-request-id", "req-8") in tuple(error.trailing_metadata())
