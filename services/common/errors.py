@@ -55,6 +55,18 @@ class PreconditionFailed(DomainError):
         super().__init__(message)
 
 
+class ReplayedRefusal(DomainError):
+    """The refusal a scan got the first time, answered again for a re-sent copy.
+
+    `status` is the google.rpc.Status sent then, serialized; the error table
+    answers it unchanged.
+    """
+
+    def __init__(self, status: bytes, message: str = "refused before") -> None:
+        self.status = status
+        super().__init__(message)
+
+
 class Conflict(DomainError):
     """A lost race: the caller may retry."""
 

@@ -13,10 +13,12 @@ from services.common.errors import (
     InvalidArgument,
     NotFound,
     PreconditionFailed,
+    ReplayedRefusal,
     Unavailable,
 )
 
 DOMAIN = "muster.fire.gov.cn"
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def _pack(message: object) -> any_pb2.Any:
@@ -35,6 +37,9 @@ def to_status(error: DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
     """Map a domain error to its status code and a google.rpc.Status with details."""
     code: grpc.StatusCode
     details: list[object] = []
+    if isinstance(error, ReplayedRefusal):
+        status = status_pb2.Status.FromString(error.status)
+        return _CODES.get(status.code, grpc.StatusCode.INTERNAL), status
     match error:
         case InvalidArgument():
             code = grpc.StatusCode.INVALID_ARGUMENT

@@ -27,6 +27,7 @@ TABLES = {
     "transfer_lines",
     "stock_counts",
     "count_discrepancies",
+    "scan_refusals",
 }
 FIRST_REVISION = "e0aed5029b2d"
 

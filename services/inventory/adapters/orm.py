@@ -205,7 +205,20 @@ class UnitRow(Base):
 
 class LotRow(Base):
     __tablename__ = "lots"
-    __table_args__ = (CheckConstraint("quantity >= 0", name="quantity_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        # One row per lot and place (loose at a depot, or in one kit): concurrent
+        # first receipts of a lot cannot split it into rows that each look short.
+        Index(
+            "uq_lots_place",
+            "item_type_id",
+            "lot_number",
+            "depot_id",
+            "kit_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     item_type_id: Mapped[int] = mapped_column(ForeignKey("item_types.id"))
@@ -364,6 +377,23 @@ class ScanRow(Base):
     recorded_at: Mapped[datetime] = _now()
     # The answer the scanner got, replayed byte for byte for a repeated scan_id.
     result: Mapped[bytes] = mapped_column(LargeBinary)
+    # What the scan asked (code, action, places, quantity), to refuse a reused scan_id.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScanRefusalRow(Base):
+    """A refused scan's answer, kept so that a re-sent copy is refused the same way.
+
+    Not part of the ledger (nothing moved); a refused scan changes no stock.
+    """
+
+    __tablename__ = "scan_refusals"
+
+    scan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # The google.rpc.Status the scanner got.
+    status: Mapped[bytes] = mapped_column(LargeBinary)
+    recorded_at: Mapped[datetime] = _now()
 
 
 class ChangeRow(Base):

@@ -25,6 +25,7 @@ from services.inventory.adapters.orm import (
     KitTemplateRow,
     LocationRow,
     LotRow,
+    ScanRefusalRow,
     ScanRow,
     TemplateLineRow,
     TransferLineRow,
@@ -127,6 +128,20 @@ class StoredScan:
 
 
 @dataclass(frozen=True)
+class StoredRefusal:
+    scan_id: str
+    status: bytes
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What a scan_id got before: its fingerprint and its answer."""
+
+    fingerprint: str | None
+    answer: StoredScan | StoredRefusal
+
+
+@dataclass(frozen=True)
 class LedgerRefs:
     """The rows a scan touched, kept on its ledger row for history queries."""
 
@@ -213,8 +228,14 @@ _KIT_COLUMNS = (
 
 # Statements built once: executing a prebuilt statement skips SQLAlchemy's
 # construction and cache-key work, which dominated a scan's CPU time.
-_STORED = select(ScanRow.scan_id, ScanRow.result, ScanRow.seq, ScanRow.recorded_at).where(
-    ScanRow.scan_id.in_(bindparam("ids", expanding=True))
+_ACCEPTED = select(
+    ScanRow.scan_id, ScanRow.fingerprint, ScanRow.result, ScanRow.seq, ScanRow.recorded_at
+).where(ScanRow.scan_id.in_(bindparam("ids", expanding=True)))
+_REFUSED = select(ScanRefusalRow.scan_id, ScanRefusalRow.fingerprint, ScanRefusalRow.status).where(
+    ScanRefusalRow.scan_id.in_(bindparam("ids", expanding=True))
+)
+_REFUSE = insert(ScanRefusalRow).values(
+    scan_id=bindparam("scan_id"), fingerprint=bindparam("fingerprint"), status=bindparam("status")
 )
 _LEDGER_FIELDS = (
     "scan_id",
@@ -233,6 +254,7 @@ _LEDGER_FIELDS = (
     "device_time",
     "override_reason",
     "result",
+    "fingerprint",
 )
 _FEED_FIELDS = ("kind", "key", "depot_code", "action", "kit_label", "kit_state")
 _ledger_cte = (
@@ -341,6 +363,8 @@ _BIN = select(LocationRow.id, LocationRow.zone).where(
 )
 
 
+_LOCK_KEY = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
 # In hash order, so two batches sharing scans cannot wait on each other in a circle.
 _LOCK_SCANS = text(
     "SELECT pg_advisory_xact_lock(h) FROM ("
@@ -364,9 +388,23 @@ class ScanStore:
         if giais:
             await self.conn.execute(_LOCK_KITS, {"giais": sorted(set(giais))})
 
-    async def stored(self, scan_ids: Sequence[str]) -> dict[str, StoredScan]:
-        rows = await self.conn.execute(_STORED, {"ids": list(scan_ids)})
-        return {r.scan_id: StoredScan(r.scan_id, r.result, r.seq, r.recorded_at) for r in rows}
+    async def prior(self, scan_ids: Sequence[str]) -> dict[str, Prior]:
+        """What these scan_ids got before, accepted or refused."""
+        params = {"ids": list(scan_ids)}
+        found: dict[str, Prior] = {}
+        for r in await self.conn.execute(_ACCEPTED, params):
+            stored = StoredScan(r.scan_id, r.result, r.seq, r.recorded_at)
+            found[r.scan_id] = Prior(r.fingerprint, stored)
+        if len(found) < len(set(scan_ids)):
+            for refused in await self.conn.execute(_REFUSED, params):
+                answer = StoredRefusal(refused.scan_id, refused.status)
+                found[refused.scan_id] = Prior(refused.fingerprint, answer)
+        return found
+
+    async def refuse(self, scan_id: str, fingerprint: str, status: bytes) -> None:
+        await self.conn.execute(
+            _REFUSE, {"scan_id": scan_id, "fingerprint": fingerprint, "status": status}
+        )
 
     async def record(
         self,
@@ -376,6 +414,7 @@ class ScanStore:
         quantity: int,
         payload: bytes,
         change: dict[str, Any],
+        fingerprint: str,
     ) -> StoredScan:
         """The ledger row and the change-feed row, in one statement."""
         params: dict[str, Any] = {
@@ -395,6 +434,7 @@ class ScanStore:
             "device_time": cmd.device_time,
             "override_reason": cmd.override_reason,
             "result": payload,
+            "fingerprint": fingerprint,
         }
         params.update({f"feed_{name}": change[name] for name in _FEED_FIELDS})
         row = (await self.conn.execute(_RECORD, params)).one()
@@ -552,6 +592,11 @@ class ScanStore:
         rows = await self.conn.execute(_LOTS_AT_DEPOT, params)
         return [LotRec(**r._asdict()) for r in rows]
 
+    async def lock_lot(self, item_type_id: int, lot_number: str, depot_id: int) -> None:
+        """Serialize the first receipt of a lot at a depot (its row may not exist yet)."""
+        key = f"lot:{item_type_id}:{depot_id}:{lot_number}"
+        await self.conn.execute(_LOCK_KEY, {"key": key})
+
     async def add_lot(self, **values: Any) -> LotRec:
         row = (await self.conn.execute(_ADD_LOT, values)).one()
         return LotRec(**row._asdict())
@@ -618,14 +663,14 @@ class ScanStore:
         for name, value in values.items():
             setattr(transfer, name, value)
 
-    async def count(self, count_id: str) -> CountRef | None:
-        row = (
-            await self.conn.execute(
-                select(
-                    CountRow.id, CountRow.count_id, CountRow.depot_id, CountRow.zone, CountRow.open
-                ).where(CountRow.count_id == count_id)
-            )
-        ).first()
+    async def count(self, count_id: str, *, share: bool = False) -> CountRef | None:
+        """The count; `share` holds it open until this transaction ends (closing waits)."""
+        query = select(
+            CountRow.id, CountRow.count_id, CountRow.depot_id, CountRow.zone, CountRow.open
+        ).where(CountRow.count_id == count_id)
+        if share:
+            query = query.with_for_update(of=CountRow, read=True)
+        row = (await self.conn.execute(query)).first()
         return CountRef(**row._asdict()) if row else None
 
     async def now(self) -> datetime:

@@ -57,6 +57,9 @@ class LedgerEntry:
     result: bytes
 
 
+_LAST_ID = 10**18 - 1  # above any change id: "after everything of that transaction"
+
+
 def _cursor(txid: int, change_id: int) -> str:
     return f"{txid}.{change_id}"
 
@@ -246,15 +249,17 @@ class StockQueries:
 
     # ---------------------------------------------------------------- change feed
     async def head(self) -> str:
-        """The cursor of the newest change, for a watcher that starts from now."""
-        row = (
+        """A cursor for "from now": after every transaction older than all running ones.
+
+        A transaction still running now (it may commit later, with changes made
+        before "now") sorts after this cursor, so it is delivered, not skipped.
+        """
+        horizon = (
             await self.session.execute(
-                select(ChangeRow.txid, ChangeRow.id)
-                .order_by(ChangeRow.txid.desc(), ChangeRow.id.desc())
-                .limit(1)
+                text("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
             )
-        ).first()
-        return _cursor(row[0], row[1]) if row else "0.0"
+        ).scalar_one()
+        return _cursor(horizon - 1, _LAST_ID)
 
     async def changes_after(self, after: tuple[int, int], limit: int) -> list[Change]:
         """Committed changes after the cursor, in an order no later commit can precede.

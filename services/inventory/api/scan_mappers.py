@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
+from google.rpc import status_pb2
 from muster.inventory.v1 import inventory_service_pb2 as pb
 
 from services.common.errors import DomainError, InvalidArgument, Violations
 from services.common.grpc_errors import to_status
-from services.inventory.adapters.scan_store import StoredScan
+from services.inventory.adapters.scan_store import StoredRefusal, StoredScan
 from services.inventory.adapters.stock_queries import LedgerEntry, StockItemView, parse_cursor
 from services.inventory.api import convert as c
 from services.inventory.domain import commands, model
@@ -16,6 +17,7 @@ from services.inventory.domain.model import Page, ScanAction, TransferState
 from services.inventory.domain.scanning import ScanOutcome, Subject
 from services.inventory.service_layer.counts import Discrepancy
 from services.inventory.service_layer.scanning import ScanAnswer, ScanRefused
+from services.inventory.service_layer.scanning import reused as scanning_reused
 
 ACTION = (pb.ScanAction, "SCAN_ACTION_")
 STATE = (pb.Kit.State, "STATE_")
@@ -43,6 +45,16 @@ def _scan_id(v: Violations, path: str, value: str) -> str:
     return value
 
 
+def _device_time(v: Violations, path: str, s: pb.Scan) -> datetime | None:
+    if not s.HasField("device_time"):
+        return None
+    try:
+        return s.device_time.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        v.add(path, "is not a time a clock can show")
+        return None
+
+
 def to_scan(s: pb.Scan, path: str = "scan") -> commands.RecordScan:
     v = Violations()
     action = c.enum_to_domain(v, f"{path}.action", ACTION[0], s.action, ScanAction, ACTION[1])
@@ -56,7 +68,7 @@ def to_scan(s: pb.Scan, path: str = "scan") -> commands.RecordScan:
         quantity=c.whole(v, f"{path}.quantity", s.quantity, minimum=0),
         operator=c.text(v, f"{path}.operator", s.operator, required=False, limit=64),
         device=c.text(v, f"{path}.device", s.device, required=False, limit=64),
-        device_time=s.device_time.ToDatetime(tzinfo=UTC) if s.HasField("device_time") else None,
+        device_time=_device_time(v, f"{path}.device_time", s),
         override_reason=c.text(v, f"{path}.override_reason", s.override_reason, required=False),
         count_id=c.code(v, f"{path}.count_id", s.count_id, required=False, limit=32),
     )
@@ -114,7 +126,22 @@ def refused(scan_id: str, error: DomainError) -> pb.ScanResult:
 
 
 def answer(a: ScanAnswer) -> pb.ScanResult:
-    return refused(a.scan_id, a.error) if isinstance(a, ScanRefused) else recorded(a)
+    if isinstance(a, ScanRefused):
+        return refused(a.scan_id, a.error)
+    if isinstance(a, StoredRefusal):
+        return pb.ScanResult(
+            scan_id=a.scan_id, accepted=False, status=status_pb2.Status.FromString(a.status)
+        )
+    return recorded(a)
+
+
+def reused(scan_id: str) -> pb.ScanResult:
+    return answer(scanning_reused(scan_id))
+
+
+def refusal_status(error: DomainError) -> bytes:
+    """The google.rpc.Status a refusal is answered with, kept for re-sent copies."""
+    return to_status(error)[1].SerializeToString()
 
 
 def invalid(scan_id: str, error: InvalidArgument) -> pb.ScanResult:
@@ -308,7 +335,7 @@ def ledger_entry(e: LedgerEntry) -> pb.ScanRecord:
 def change(ch: model.Change) -> pb.Change:
     out = pb.Change(
         cursor=ch.cursor,
-        kind=pb.SubjectKind.Value(f"SUBJECT_KIND_{ch.kind}") if ch.kind else 0,
+        kind=_kind(ch.kind),
         key=ch.key,
         depot_code=ch.depot_code,
         scan_id=ch.scan_id,
@@ -320,6 +347,14 @@ def change(ch: model.Change) -> pb.Change:
     if ch.kit_state:
         out.kit_state = pb.Kit.State.Value(f"STATE_{ch.kit_state}")
     return out
+
+
+def _kind(name: str) -> int:
+    """A change's kind; one this build does not know is UNSPECIFIED, never an error."""
+    try:
+        return pb.SubjectKind.Value(f"SUBJECT_KIND_{name}")
+    except ValueError:
+        return pb.SUBJECT_KIND_UNSPECIFIED
 
 
 def cursor(value: str) -> str:

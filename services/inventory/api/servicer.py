@@ -14,7 +14,8 @@ from google.protobuf.message import Message
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
-from services.common.errors import InvalidArgument, Violations
+from services.common.errors import InvalidArgument, ReplayedRefusal, Violations
+from services.inventory.adapters.scan_store import StoredRefusal
 from services.inventory.api import convert, mappers, scan_mappers
 from services.inventory.service_layer import counts, handlers, queries, scanning, transfers
 from services.inventory.service_layer.clock import Today
@@ -242,9 +243,13 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.RecordScanRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordScanResponse:
         cmd = scan_mappers.to_scan(request.scan)
-        [answer] = await scanning.record_scans([cmd], self._uow, self._today(), scan_mappers.encode)
+        [answer] = await scanning.record_scans(
+            [cmd], self._uow, self._today(), scan_mappers.encode, scan_mappers.refusal_status
+        )
         if isinstance(answer, scanning.ScanRefused):
             raise answer.error
+        if isinstance(answer, StoredRefusal):
+            raise ReplayedRefusal(answer.status)
         return pb.RecordScanResponse(result=scan_mappers.recorded(answer))
 
     async def RecordScans(
@@ -252,17 +257,30 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     ) -> pb.RecordScansResponse:
         scan_mappers.batch_size(request)
         results: list[pb.ScanResult | None] = [None] * len(request.scans)
+        first: dict[str, int] = {}  # scan_id -> where it first appears in this batch
         valid = []
         for i, scan in enumerate(request.scans):
+            if scan.scan_id in first:
+                continue  # answered below, from its first copy
+            first[scan.scan_id] = i
             try:
                 valid.append((i, scan_mappers.to_scan(scan, f"scans[{i}]")))
             except InvalidArgument as error:
                 results[i] = scan_mappers.refused(scan.scan_id, error)
         answers = await scanning.record_scans(
-            [cmd for _, cmd in valid], self._uow, self._today(), scan_mappers.encode
+            [cmd for _, cmd in valid],
+            self._uow,
+            self._today(),
+            scan_mappers.encode,
+            scan_mappers.refusal_status,
         )
         for (i, _), answer in zip(valid, answers, strict=True):
             results[i] = scan_mappers.answer(answer)
+        for i, scan in enumerate(request.scans):
+            j = first[scan.scan_id]
+            if i != j:
+                same = scan.SerializeToString() == request.scans[j].SerializeToString()
+                results[i] = results[j] if same else scan_mappers.reused(scan.scan_id)
         return pb.RecordScansResponse(results=results)
 
     async def ResolveCode(

@@ -135,7 +135,10 @@ def parse(code: str) -> Label:
     if len(code) > MAX_CODE_LENGTH:
         raise LabelError("MALFORMED_LABEL", f"a label is at most {MAX_CODE_LENGTH} characters")
     if code.startswith(ACTION_PREFIX):
-        return ActionLabel(code.removeprefix(ACTION_PREFIX).strip().upper())
+        action = code.removeprefix(ACTION_PREFIX).strip().upper()
+        if not action:
+            raise LabelError("EMPTY_ACTION", "an action barcode names an action")
+        return ActionLabel(action)
     return _label_of(_elements(code))
 
 

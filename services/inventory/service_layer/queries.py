@@ -43,10 +43,11 @@ async def get_history(
     """Every scan of one kit, unit or lot, newest first; a kit may be named by its printed label."""
     try:
         label = labels.parse(code)
-    except labels.LabelError:
+    except labels.LabelError as error:
         printed = await uow.movements.kit_by_label(code, lock=False)
-        if printed is None:
-            raise NotFound("kit", code) from None
+        if printed is None:  # neither a kit's printed label nor a GS1 label
+            violation = FieldViolation("code", f"{error.reason}: {error.message}")
+            raise InvalidArgument([violation]) from None
         entries, next_key = await uow.queries.history(page, kit_id=printed.id)
         subject = Subject("KIT", printed.label, depot_code=printed.depot.code)
         return subject, PageOf(entries, next_key)

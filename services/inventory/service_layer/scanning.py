@@ -12,6 +12,7 @@ on plain records, with reference data cached per process.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,6 +23,7 @@ from services.common.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    Unavailable,
 )
 from services.inventory.adapters.scan_store import (
     BinRef,
@@ -30,7 +32,9 @@ from services.inventory.adapters.scan_store import (
     KitRec,
     LedgerRefs,
     LotRec,
+    Prior,
     ScanStore,
+    StoredRefusal,
     StoredScan,
     TransferRec,
     UnitRec,
@@ -50,6 +54,8 @@ from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWork
 
 MAX_ATTEMPTS = 3
 Encode = Callable[[commands.RecordScan, ScanOutcome], bytes]
+# The google.rpc.Status a refusal is answered with, serialized, to be kept.
+EncodeRefusal = Callable[[DomainError], bytes]
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,43 @@ class ScanRefused:
     error: DomainError
 
 
-ScanAnswer = StoredScan | ScanRefused
+ScanAnswer = StoredScan | StoredRefusal | ScanRefused
+
+
+def fingerprint(cmd: commands.RecordScan) -> str:
+    """What a scan asks, so a scan_id re-used for a different scan is refused."""
+    asked = (
+        cmd.code,
+        cmd.action.value,
+        cmd.depot_code,
+        cmd.bin_code,
+        cmd.kit_code,
+        str(cmd.quantity),
+        cmd.count_id,
+        cmd.override_reason,
+    )
+    return hashlib.sha256("\x1f".join(asked).encode()).hexdigest()
+
+
+def reused(scan_id: str) -> ScanRefused:
+    return ScanRefused(
+        scan_id,
+        InvalidArgument(
+            [
+                FieldViolation(
+                    "scan.scan_id",
+                    "SCAN_ID_REUSED: this id was sent before with a different scan; "
+                    "every scan needs its own id",
+                )
+            ]
+        ),
+    )
+
+
+def _replay(prior: Prior, cmd: commands.RecordScan) -> ScanAnswer:
+    if prior.fingerprint is not None and prior.fingerprint != fingerprint(cmd):
+        return reused(cmd.scan_id)
+    return prior.answer
 
 
 @dataclass
@@ -93,38 +135,83 @@ async def record_scans(
     uow_factory: UnitOfWorkFactory,
     today: date,
     encode: Encode,
+    encode_refusal: EncodeRefusal,
 ) -> list[ScanAnswer]:
-    """Apply scans in order in one transaction; each answer in the same order."""
+    """Apply scans in order in one transaction; each answer in the same order.
+
+    Refusals are kept too: a re-sent copy of a refused scan is refused the
+    same way, even if the stock has changed since.
+    """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             async with uow_factory() as uow:
-                answers = await _record_batch(cmds, uow, today, encode)
-                if len(cmds) == 1 and isinstance(answers[0], ScanRefused):
-                    await uow.rollback()  # a lone refused scan ran without a savepoint
+                answers = await _record_batch(cmds, uow, today, encode, encode_refusal)
+                lone_refusal = len(cmds) == 1 and isinstance(answers[0], ScanRefused)
+                if lone_refusal:
+                    await uow.rollback()  # it ran without a savepoint: undo all of it
                 else:
                     await uow.commit()
-                return answers
+            if lone_refusal:
+                return [await _keep_refusal(cmds[0], answers[0], uow_factory, encode_refusal)]
+            return answers
         except Conflict:
             if attempt == MAX_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
 
 
+async def _keep_refusal(
+    cmd: commands.RecordScan,
+    answer: ScanAnswer,
+    uow_factory: UnitOfWorkFactory,
+    encode_refusal: EncodeRefusal,
+) -> ScanAnswer:
+    """Keep a lone scan's refusal, unless a copy was answered while it was rolled back."""
+    assert isinstance(answer, ScanRefused)
+    async with uow_factory() as uow:
+        store = await uow.scan_store()
+        await store.lock_scans([cmd.scan_id])
+        prior = (await store.prior([cmd.scan_id])).get(cmd.scan_id)
+        if prior is not None:
+            return _replay(prior, cmd)
+        if _keepable(answer.error):
+            await store.refuse(cmd.scan_id, fingerprint(cmd), encode_refusal(answer.error))
+            await uow.commit()
+    return answer
+
+
+def _keepable(error: DomainError) -> bool:
+    """Refusals that are the scan's own answer; not a lost race or an outage."""
+    return not isinstance(error, Conflict | Unavailable)
+
+
 async def _record_batch(
-    cmds: Sequence[commands.RecordScan], uow: UnitOfWork, today: date, encode: Encode
+    cmds: Sequence[commands.RecordScan],
+    uow: UnitOfWork,
+    today: date,
+    encode: Encode,
+    encode_refusal: EncodeRefusal,
 ) -> list[ScanAnswer]:
     store = await uow.scan_store()
     ids = [cmd.scan_id for cmd in cmds]
     await store.lock_scans(ids)
-    seen: dict[str, ScanAnswer] = dict(await store.stored(ids))
+    prior = await store.prior(ids)
     isolate = len(cmds) > 1
     if isolate:
-        await store.lock_kits(_kit_giais(cmd for cmd in cmds if cmd.scan_id not in seen))
+        await store.lock_kits(_kit_giais(cmd for cmd in cmds if cmd.scan_id not in prior))
     answers: list[ScanAnswer] = []
     for cmd in cmds:
-        if cmd.scan_id not in seen:
-            seen[cmd.scan_id] = await _record_one(cmd, uow, store, today, encode, isolate)
-        answers.append(seen[cmd.scan_id])
+        if cmd.scan_id in prior:
+            answers.append(_replay(prior[cmd.scan_id], cmd))
+            continue
+        answer = await _record_one(cmd, uow, store, today, encode, isolate)
+        if isolate and isinstance(answer, ScanRefused) and _keepable(answer.error):
+            status = encode_refusal(answer.error)
+            await store.refuse(cmd.scan_id, fingerprint(cmd), status)
+            prior[cmd.scan_id] = Prior(fingerprint(cmd), StoredRefusal(cmd.scan_id, status))
+        elif isinstance(answer, StoredScan):
+            prior[cmd.scan_id] = Prior(fingerprint(cmd), answer)
+        answers.append(answer)
     return answers
 
 
@@ -145,7 +232,13 @@ async def _record_one(
             outcome = _outcome(applied, ctx)
             refs = _with_bin(applied.refs, ctx.location)
             return await store.record(
-                cmd, ctx.depot, refs, applied.quantity, encode(cmd, outcome), _change(cmd, outcome)
+                cmd,
+                ctx.depot,
+                refs,
+                applied.quantity,
+                encode(cmd, outcome),
+                _change(cmd, outcome),
+                fingerprint(cmd),
             )
     except DomainError as error:
         return ScanRefused(cmd.scan_id, error)
@@ -302,10 +395,9 @@ async def _reassess(ctx: _Context, kit: KitRec, *, force: bool = False) -> None:
     template = await ctx.store.template(kit.template_id)
     contents = await ctx.store.kit_contents(kit.id)
     assessment = assess(template.lines, contents, ctx.today)
-    if (kit.state, force) != (assessment.state, False) or force:
-        await ctx.store.update_kit(
-            kit, state=assessment.state, state_valid_until=assessment.valid_until
-        )
+    await ctx.store.update_kit(
+        kit, state=assessment.state, state_valid_until=assessment.valid_until
+    )
 
 
 def _wrong_label(ctx: _Context, *allowed: str) -> DomainError:
@@ -353,6 +445,15 @@ async def _known_unit(ctx: _Context, label: labels.UnitLabel) -> tuple[ItemRef, 
     held_at = (await ctx.store.depot_by_id(unit.depot_id)).code
     scanning.at_this_depot("unit", unit.serial, held_at, ctx.depot.code)
     return item, unit
+
+
+async def _holding_kit(ctx: _Context, kit_id: int | None) -> KitRec | None:
+    """The kit a unit or lot is packed in, which must be on the shelf to be worked on."""
+    if kit_id is None:
+        return None
+    kit = await _kit(ctx, kit_id=kit_id, here=False)
+    scanning.kit_at_hand(kit.label, kit.state, ctx.cmd.action)
+    return kit
 
 
 def _unit_subject(item: ItemRef, unit: UnitRec, depot: DepotRef) -> Subject:
@@ -455,7 +556,18 @@ async def _receive(ctx: _Context) -> _Applied:
                 raise InvalidArgument(
                     [FieldViolation("scan.code", f"{item.code} expires: the label needs AI (17)")]
                 )
+            await ctx.store.lock_lot(item.id, label.lot_number, ctx.depot.id)
             lot = await ctx.store.lot(item.id, label.lot_number, ctx.depot.id, None)
+            if (
+                lot is not None
+                and label.expires_on
+                and lot.expires_on not in (None, label.expires_on)
+            ):
+                raise refuse(
+                    "LOT_EXPIRY_MISMATCH",
+                    f"lot {label.lot_number} is on record expiring {lot.expires_on}, "
+                    f"this label says {label.expires_on}",
+                )
             if lot is None:
                 lot = await ctx.store.add_lot(
                     item_type_id=item.id,
@@ -588,6 +700,12 @@ async def _issue(ctx: _Context) -> _Applied:
     if not isinstance(ctx.label, labels.KitLabel):
         raise _wrong_label(ctx, "kit")
     kit = await _kit(ctx, giai=ctx.label.giai)
+    if kit.state is not KitState.DEPLOYED and await ctx.store.pending_line(kit.id) is not None:
+        raise refuse(
+            "KIT_ON_TRANSFER",
+            f"kit {kit.label} is on a transfer that has not arrived; issue it there, "
+            "or take it off the transfer first",
+        )
     template = await ctx.store.template(kit.template_id)
     assessment = assess(template.lines, await ctx.store.kit_contents(kit.id), ctx.today)
     if kit.state in ASSESSED_STATES and kit.state != assessment.state:
@@ -707,7 +825,7 @@ async def _count(ctx: _Context) -> _Applied:
     location = _need_bin(ctx)
     if not ctx.cmd.count_id:
         raise InvalidArgument([FieldViolation("scan.count_id", "COUNT needs the open count's id")])
-    count = await ctx.store.count(ctx.cmd.count_id)
+    count = await ctx.store.count(ctx.cmd.count_id, share=True)
     if count is None:
         raise NotFound("count", ctx.cmd.count_id)
     if not count.open or count.depot_id != ctx.depot.id:
@@ -729,8 +847,8 @@ async def _inspect(ctx: _Context, passed: bool) -> _Applied:
     match ctx.label:
         case labels.UnitLabel() as label:
             item, unit = await _known_unit(ctx, label)
+            kit = await _holding_kit(ctx, unit.kit_id)
             await _inspect_unit(ctx, item, unit, passed)
-            kit = await _kit(ctx, kit_id=unit.kit_id, here=False) if unit.kit_id else None
             if kit is not None:
                 ctx.touch(kit)
             refs = LedgerRefs(kit_id=kit.id if kit else None, unit_id=unit.id)
@@ -741,9 +859,10 @@ async def _inspect(ctx: _Context, passed: bool) -> _Applied:
             if not lots:
                 raise NotFound("lot", f"{label.lot_number} at {ctx.depot.code}")
             for lot in lots:
+                holder = await _holding_kit(ctx, lot.kit_id)
                 await _inspect_lot(ctx, item, lot, passed)
-                if lot.kit_id is not None:
-                    ctx.touch(await _kit(ctx, kit_id=lot.kit_id, here=False))
+                if holder is not None:
+                    ctx.touch(holder)
             quantity = sum(lot.quantity for lot in lots)
             subject = _lot_subject(item, label, ctx.depot)
             return _Applied(subject, LedgerRefs(lot_id=lots[0].id), quantity)
@@ -794,11 +913,18 @@ async def _retire(ctx: _Context) -> _Applied:
         case labels.KitLabel(giai):
             kit = await _kit(ctx, giai=giai)
             scanning.may_retire_kit(kit.label, kit.state)
+            contents = await ctx.store.kit_contents(kit.id)
+            if contents.units or contents.lots:
+                raise refuse(
+                    "KIT_NOT_EMPTY",
+                    f"kit {kit.label} still holds {len(contents.units)} units and "
+                    f"{len(contents.lots)} lots; unpack them first",
+                )
             await ctx.store.update_kit(kit, state=KitState.RETIRED)
             return _Applied(await _kit_subject(ctx, kit), LedgerRefs(kit_id=kit.id), 1, kit=kit)
         case labels.UnitLabel() as label:
             item, unit = await _known_unit(ctx, label)
-            held_in = await _kit(ctx, kit_id=unit.kit_id, here=False) if unit.kit_id else None
+            held_in = await _holding_kit(ctx, unit.kit_id)
             await ctx.store.update_unit(unit, retired_on=ctx.today, kit_id=None, location_id=None)
             if held_in is not None:
                 ctx.touch(held_in)
