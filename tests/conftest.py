@@ -12,10 +12,10 @@ from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
 from services.common.database import async_engine
 from services.common.logging import configure_logging
+from services.common.schemas import upgrade_all
 from services.common.server import RunningServer
 from services.common.settings import ServerSettings
 from services.inventory import server as inventory_server
-from services.inventory.adapters import migrations
 from services.inventory.seed import load as seed
 from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
 from tests.support.database import PgServer, start_test_server
@@ -52,7 +52,7 @@ def pg() -> PgServer:
 def database_url(pg: PgServer) -> str:
     """A database with the migrations applied, shared by the tests of a session."""
     url = pg.new_database()
-    migrations.upgrade(url)
+    upgrade_all(url)
     return url
 
 
@@ -60,7 +60,7 @@ def database_url(pg: PgServer) -> str:
 def seeded_url(pg: PgServer) -> str:
     """A separate migrated database holding the Jilin seed."""
     url = pg.new_database("muster_seeded")
-    migrations.upgrade(url)
+    upgrade_all(url)
 
     async def load() -> None:
         engine = async_engine(url)

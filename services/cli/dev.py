@@ -19,10 +19,14 @@ from rich.table import Table
 
 from services.common.database import async_engine
 from services.common.postgres import ensure_database, start_embedded
-from services.inventory.adapters import migrations
+from services.common.schemas import upgrade_all
 from services.inventory.seed import load as seed
 from services.inventory.service_layer.clock import province_today
 from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
+from services.routing.seed import load as network_seed
+from services.routing.service_layer.unit_of_work import (
+    UnitOfWorkFactory as RoutingUnitOfWorkFactory,
+)
 
 DATABASE = "muster"
 
@@ -34,7 +38,10 @@ class ServiceSpec:
     port: int
 
 
-SERVICES = [ServiceSpec("inventory", "services.inventory", 50051)]
+SERVICES = [
+    ServiceSpec("inventory", "services.inventory", 50051),
+    ServiceSpec("routing", "services.routing", 50052),
+]
 
 
 def database_url(console: Console, var_dir: Path) -> str:
@@ -50,22 +57,25 @@ def database_url(console: Console, var_dir: Path) -> str:
     return url
 
 
-async def _seed(url: str, today: date) -> seed.SeedReport:
+async def _seed(url: str, today: date) -> tuple[seed.SeedReport, dict[str, int]]:
     engine = async_engine(url)
     try:
-        return await seed.load(UnitOfWorkFactory(engine), today)
+        report = await seed.load(UnitOfWorkFactory(engine), today)
+        network = await network_seed.load(RoutingUnitOfWorkFactory(engine))
+        return report, network
     finally:
         await engine.dispose()
 
 
 def prepare(console: Console, url: str) -> None:
     with console.status("migrating"):
-        migrations.upgrade(url)
+        upgrade_all(url)
     console.print("[bold]migrations[/] at head")
     with console.status("seeding the Jilin reference network"):
-        report = asyncio.run(_seed(url, province_today()))
+        report, network = asyncio.run(_seed(url, province_today()))
     created = ", ".join(f"{n} {k}" for k, n in report.created.items()) or "nothing new"
     console.print(f"[bold]seed[/] created {created}; already there: {sum(report.skipped.values())}")
+    console.print("[bold]network[/] " + ", ".join(f"{n} {kind}" for kind, n in network.items()))
 
 
 def _wait_serving(address: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:

@@ -62,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             configure_logging("INFO")
             return dev.run(args.var)
         if args.command == "migrate":
-            from services.inventory.adapters import migrations
+            from services.common.schemas import upgrade_all
 
-            migrations.upgrade(_database_url())
+            upgrade_all(_database_url())
             return 0
         if args.command == "seed":
             from services.cli import dev

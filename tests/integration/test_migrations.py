@@ -8,6 +8,8 @@ from sqlalchemy import exc, inspect, text
 from services.common.database import sync_engine
 from services.inventory.adapters import migrations
 from services.inventory.adapters.orm import SCHEMA, Base
+from services.routing.adapters.orm import SCHEMA as ROUTING_SCHEMA
+from services.routing.adapters.orm import Base as RoutingBase
 from tests.support.database import PgServer
 
 TABLES = {
@@ -66,7 +68,12 @@ def test_upgrade_downgrade_to_base_and_upgrade_again_on_an_empty_database(pg: Pg
     assert _tables(url) == TABLES
 
 
-def test_models_and_migrations_agree(database_url: str) -> None:
+@pytest.mark.parametrize(
+    ("schema", "metadata"),
+    [(SCHEMA, Base.metadata), (ROUTING_SCHEMA, RoutingBase.metadata)],
+    ids=["inventory", "routing"],
+)
+def test_models_and_migrations_agree(database_url: str, schema: str, metadata: object) -> None:
     engine = sync_engine(database_url)
     with engine.connect() as conn:
         context = MigrationContext.configure(
@@ -74,11 +81,11 @@ def test_models_and_migrations_agree(database_url: str) -> None:
             opts={
                 "include_schemas": True,
                 "compare_type": True,
-                "version_table_schema": SCHEMA,
-                "include_name": lambda name, type_, _: type_ != "schema" or name == SCHEMA,
+                "version_table_schema": schema,
+                "include_name": lambda name, type_, _: type_ != "schema" or name == schema,
             },
         )
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)  # type: ignore[arg-type]
     engine.dispose()
     assert differences == []
 

@@ -1,0 +1,3 @@
+from services.routing.server import main
+
+main()

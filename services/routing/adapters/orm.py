@@ -1,0 +1,85 @@
+"""ORM rows for the routing schema: the transport network (plans come later)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Enum, Float, Integer, MetaData, String, Time, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.routing.domain.network import HubKind, Mode
+
+SCHEMA = "routing"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _enum(kind: type, name: str) -> Enum:
+    return Enum(kind, name=name, schema=SCHEMA, values_callable=lambda e: [m.value for m in e])
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+class HubRow(Base):
+    __tablename__ = "hubs"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[HubKind] = mapped_column(_enum(HubKind, "hub_kind"))
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(64))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    handling_minutes: Mapped[int] = mapped_column(Integer)
+    basis: Mapped[str] = mapped_column(String(2000), default="")
+
+
+class PartnerServiceRow(Base):
+    __tablename__ = "partner_services"
+
+    service_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    partner_code: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[Mode] = mapped_column(_enum(Mode, "mode"))
+    origin_hub: Mapped[str] = mapped_column(String(32), index=True)
+    destination_hub: Mapped[str] = mapped_column(String(32))
+    days: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    departure: Mapped[object] = mapped_column(Time)
+    arrival: Mapped[object] = mapped_column(Time)
+    arrival_day_offset: Mapped[int] = mapped_column(Integer, default=0)
+    cutoff_minutes: Mapped[int] = mapped_column(Integer)
+    payload_kg: Mapped[float] = mapped_column(Float)
+    max_piece_kg: Mapped[float] = mapped_column(Float)
+    basis: Mapped[str] = mapped_column(String(2000), default="")
+
+
+class PartnerTruckBaseRow(Base):
+    __tablename__ = "partner_truck_bases"
+    __table_args__ = (UniqueConstraint("partner_code", "base"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_code: Mapped[str] = mapped_column(String(32))
+    base: Mapped[str] = mapped_column(String(64))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    response_minutes: Mapped[int] = mapped_column(Integer)
+    payload_kg: Mapped[float] = mapped_column(Float)
+    volume_m3: Mapped[float] = mapped_column(Float)
+    speed_kmh: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class VehicleRow(Base):
+    __tablename__ = "vehicles"
+
+    vehicle_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    depot_code: Mapped[str] = mapped_column(String(64), index=True)
+    payload_kg: Mapped[float] = mapped_column(Float)
+    volume_m3: Mapped[float] = mapped_column(Float)
+    speed_kmh: Mapped[float] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer)
