@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from services.routing.domain.vrp import Location, Stop, TimeWindow, Vehicle, VrpProblem
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "vrptw"
+DATA = Path(
+    os.environ.get("MUSTER_VRPTW_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "vrptw"
+)
 
 
 @dataclass(frozen=True)

@@ -92,9 +92,9 @@ def _run_all(
 
 
 def _rank(problem: VrpProblem, s: VrpSolution) -> tuple[int, int, int]:
-    if s.status in (SolveStatus.TIMEOUT, SolveStatus.INVALID):
-        return (1, 0, 0)
-    return (0, len(s.dropped_mandatory(problem)), s.objective)
+    """Found a plan before none; then fewer mandatory stops dropped; then the lower objective."""
+    found = s.status is SolveStatus.FEASIBLE or bool(s.routes)
+    return (0 if found else 1, len(s.dropped_mandatory(problem)), s.objective)
 
 
 def _with_seconds(s: VrpSolution, seconds: float) -> VrpSolution:
@@ -127,7 +127,8 @@ def solve_one(problem: VrpProblem, time_limit_s: float, config: SearchConfig) ->
     elapsed = time.perf_counter() - started
     if assignment is None:
         status = SolveStatus.TIMEOUT if elapsed >= time_limit_s * 0.95 else SolveStatus.INFEASIBLE
-        return VrpSolution(status=status, seconds=elapsed, configuration=config.name)
+        everything = tuple(range(len(problem.stops)))
+        return VrpSolution(status, dropped=everything, seconds=elapsed, configuration=config.name)
     return _read(problem, manager, routing, time_dim, assignment, elapsed, config)
 
 

@@ -131,10 +131,8 @@ def _validate_pairs(p: VrpProblem) -> None:
             if not 0 <= s < len(p.stops) or s in seen:
                 raise InvalidProblem(f"pickup_deliveries[{i}]: stop {s} unknown or paired twice")
             seen.add(s)
-    unpaired_loads = any(
-        any(s.demand) for k, s in enumerate(p.stops) if k not in seen and p.pickup_deliveries
-    )
-    if unpaired_loads:
+    unpaired = (s for k, s in enumerate(p.stops) if k not in seen)
+    if p.pickup_deliveries and any(any(s.demand) for s in unpaired):
         raise InvalidProblem("stops: a problem with pickup-delivery pairs needs every load paired")
 
 
