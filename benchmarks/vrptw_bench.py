@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import statistics
 import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -198,7 +199,9 @@ def run(paths: list[Path], solvers: list[str], seconds: float) -> list[Outcome]:
     bks = vi.load_bks()
     console = Console()
     outcomes: list[Outcome] = []
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    with ProcessPoolExecutor(
+        max_workers=2, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         for path in paths:
             inst = vi.load(path)
             rows = _solve_instance(inst, solvers, seconds, pool)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -191,7 +192,9 @@ def test_portfolio_in_worker_processes_keeps_the_best() -> None:
         vehicles=vehicles(2),
         stops=(stop(1), stop(2), stop(3)),
     )
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    with ProcessPoolExecutor(
+        max_workers=2, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         solution = solve(problem, LIMIT_S, workers=2, executor=pool)
     assert solution.total_distance == pytest.approx(4.0)
     assert solution.configuration in {c.name for c in PORTFOLIO[:2]}

@@ -20,6 +20,7 @@ best: fewest mandatory stops dropped, then the lowest objective.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -78,7 +79,9 @@ def solve(
     elif executor is not None:
         results = _run_all(executor, problem, time_limit_s, chosen)
     else:
-        with ProcessPoolExecutor(max_workers=len(chosen)) as pool:
+        # spawn, not fork: a forked child of a process running gRPC threads aborts.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=len(chosen), mp_context=context) as pool:
             results = _run_all(pool, problem, time_limit_s, chosen)
     best = min(results, key=lambda s: _rank(problem, s))
     return _with_seconds(best, time.perf_counter() - started)
