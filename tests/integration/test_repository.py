@@ -5,8 +5,9 @@ from datetime import date, timedelta
 import pytest
 
 from services.common.errors import AlreadyExists
+from services.common.paging import Page
 from services.inventory.domain import commands, model
-from services.inventory.domain.model import Category, KitState, Page, Tier, TrackingMode
+from services.inventory.domain.model import Category, KitState, Tier, TrackingMode
 from services.inventory.service_layer import handlers
 from tests.factories import unique
 

@@ -3,8 +3,8 @@
 import pytest
 from google.type import date_pb2
 
+from services.common import convert
 from services.common.errors import Violations
-from services.inventory.api import convert
 from services.inventory.domain.compliance import area_compliance
 from services.inventory.domain.model import Depot, Tier
 

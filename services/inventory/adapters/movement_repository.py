@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.paging import Page
 from services.inventory.adapters.orm import (
     ChangeRow,
     CountRow,
@@ -24,7 +25,7 @@ from services.inventory.adapters.orm import (
     UnitRow,
 )
 from services.inventory.domain import labels
-from services.inventory.domain.model import Condition, KitState, Page, ScanAction, TransferState
+from services.inventory.domain.model import Condition, KitState, ScanAction, TransferState
 
 
 @dataclass(frozen=True)

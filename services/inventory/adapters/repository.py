@@ -10,6 +10,7 @@ from typing import TypeVar
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.paging import Page, PageOf
 from services.inventory.adapters.orm import (
     DepotRow,
     ItemTypeRow,
@@ -23,7 +24,7 @@ from services.inventory.adapters.orm import (
     UnitRow,
 )
 from services.inventory.domain import labels, model
-from services.inventory.domain.model import Category, KitState, Page, PageOf, Tier
+from services.inventory.domain.model import Category, KitState, Tier
 
 R = TypeVar("R")
 

@@ -10,6 +10,7 @@ from sqlalchemy import and_, literal, or_, select, text, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from services.common.paging import Page
 from services.inventory.adapters.orm import (
     ChangeRow,
     CountRow,
@@ -21,7 +22,7 @@ from services.inventory.adapters.orm import (
     ScanRow,
     UnitRow,
 )
-from services.inventory.domain.model import Change, Condition, Page
+from services.inventory.domain.model import Change, Condition
 
 
 @dataclass(frozen=True)

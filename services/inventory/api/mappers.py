@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from muster.inventory.v1 import inventory_service_pb2 as pb
 
+from services.common import convert as c
 from services.common.errors import Violations
-from services.inventory.api import convert as c
+from services.common.paging import Page
 from services.inventory.domain import commands, labels, model
 from services.inventory.domain.completeness import Assessment, Fault, Shortfall
 from services.inventory.domain.compliance import AreaCompliance
@@ -17,7 +18,6 @@ from services.inventory.domain.model import (
     Category,
     Condition,
     KitState,
-    Page,
     Tier,
     TrackingMode,
 )

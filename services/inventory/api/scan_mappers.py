@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from google.rpc import status_pb2
 from muster.inventory.v1 import inventory_service_pb2 as pb
 
+from services.common import convert as c
 from services.common.errors import DomainError, InvalidArgument, Violations
 from services.common.grpc_errors import to_status
+from services.common.paging import Page
 from services.inventory.adapters.scan_store import StoredRefusal, StoredScan
 from services.inventory.adapters.stock_queries import LedgerEntry, StockItemView, parse_cursor
-from services.inventory.api import convert as c
 from services.inventory.domain import commands, model
-from services.inventory.domain.model import Page, ScanAction, TransferState
+from services.inventory.domain.model import ScanAction, TransferState
 from services.inventory.domain.scanning import ScanOutcome, Subject
 from services.inventory.service_layer.counts import Discrepancy
 from services.inventory.service_layer.scanning import ScanAnswer, ScanRefused

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
 
 
 class Tier(enum.StrEnum):
@@ -186,20 +183,6 @@ class ReserveStandard:
     def __post_init__(self) -> None:
         if (self.tier is None) == (self.depot_code is None):
             raise ValueError("a reserve standard applies to a tier or to a depot, not both")
-
-
-@dataclass(frozen=True)
-class Page:
-    """A keyset page: items after `after_key`, at most `size`."""
-
-    size: int
-    after_key: str | None = None
-
-
-@dataclass(frozen=True)
-class PageOf(Generic[T]):
-    items: list[T] = field(default_factory=list)
-    next_key: str | None = None
 
 
 @dataclass(frozen=True)

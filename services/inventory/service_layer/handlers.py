@@ -12,6 +12,7 @@ from services.common.errors import (
     InvalidArgument,
     NotFound,
 )
+from services.common.paging import Page, PageOf
 from services.inventory.adapters.orm import DepotRow, ItemTypeRow
 from services.inventory.adapters.repository import (
     to_depot,
@@ -28,8 +29,6 @@ from services.inventory.domain.model import (
     ASSESSED_STATES,
     Category,
     KitState,
-    Page,
-    PageOf,
     Tier,
     TrackingMode,
 )

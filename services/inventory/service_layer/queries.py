@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from services.common.errors import FieldViolation, InvalidArgument, NotFound
+from services.common.paging import Page, PageOf
 from services.inventory.adapters.stock_queries import LedgerEntry, StockItemView, parse_cursor
 from services.inventory.domain import labels, model
-from services.inventory.domain.model import Page, PageOf
 from services.inventory.domain.scanning import Subject
 from services.inventory.service_layer.scanning import resolve
 from services.inventory.service_layer.unit_of_work import UnitOfWork

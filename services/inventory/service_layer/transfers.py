@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from services.common.errors import FieldViolation, InvalidArgument, NotFound
+from services.common.paging import Page, PageOf
 from services.inventory.adapters.orm import TransferRow
 from services.inventory.domain import commands, labels, model, scanning
-from services.inventory.domain.model import Page, PageOf, TransferState
+from services.inventory.domain.model import TransferState
 from services.inventory.service_layer.unit_of_work import UnitOfWork
 
 MAX_KITS = 200

@@ -6,8 +6,8 @@ from datetime import time
 
 from muster.routing.v1 import routing_service_pb2 as pb
 
+from services.common import convert as c
 from services.common.errors import Violations
-from services.inventory.api import convert as c
 from services.routing.adapters.network_repository import HubRecord
 from services.routing.domain.network import Mode, PartnerTruckBase, ScheduledService, Vehicle
 

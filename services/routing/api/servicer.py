@@ -9,8 +9,8 @@ import grpc
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
+from services.common import convert
 from services.common.errors import Violations
-from services.inventory.api import convert
 from services.routing.api import mappers
 from services.routing.service_layer import network
 from services.routing.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory

@@ -16,7 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
 
 from services.common.errors import Violations
-from services.inventory.domain.model import Page
+from services.common.paging import Page
 
 E = TypeVar("E", bound=enum.Enum)
 
