@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,13 @@ from services.routing.domain.network import (
     Hub,
     HubKind,
     Mode,
+    Network,
     PartnerTruckBase,
     Place,
     ScheduledService,
     Vehicle,
 )
+from services.routing.domain.travel import GreatCircleRoads
 from services.routing.service_layer.unit_of_work import UnitOfWorkFactory
 
 NETWORK = Path(__file__).with_name("network.json")
@@ -42,48 +45,95 @@ def _service(record: dict[str, Any], mode: Mode) -> ScheduledService:
     )
 
 
-async def load(uow_factory: UnitOfWorkFactory, path: Path = NETWORK) -> dict[str, int]:
-    data = read_network(path)
-    async with uow_factory() as uow:
-        for h in data["hubs"]:
-            place = Place(h["code"], h["latitude"], h["longitude"], h["city"])
-            hub = Hub(place, HubKind(h["kind"]), h["handling_minutes"])
-            await uow.network.put_hub(hub, h["name"], h["basis"])
-        for record in data["flights"]:
-            await uow.network.put_service(_service(record, Mode.AIR), record["basis"])
-        for record in data["trains"]:
-            await uow.network.put_service(_service(record, Mode.RAIL), record["basis"])
-        for t in data["partner_trucks"]:
-            place = Place(
-                f"{t['partner_code']}@{t['base_hub_or_city']}",
-                t["latitude"],
-                t["longitude"],
-                t["base_hub_or_city"],
-            )
-            base = PartnerTruckBase(
+@dataclass(frozen=True)
+class SeedNetwork:
+    hubs: list[tuple[Hub, str, str]]  # hub, name, basis
+    services: list[tuple[ScheduledService, str]]  # service, basis
+    partner_trucks: list[tuple[PartnerTruckBase, str]]  # base, base name
+    fleet: list[Vehicle]
+    roads: GreatCircleRoads
+
+    def network(self) -> Network:
+        return Network(
+            hubs={h.place.code: h for h, _, _ in self.hubs},
+            services=tuple(s for s, _ in self.services),
+            partner_trucks=tuple(b for b, _ in self.partner_trucks),
+            fleet=tuple(self.fleet),
+        )
+
+
+def parse(data: dict[str, Any]) -> SeedNetwork:
+    hubs = [
+        (
+            Hub(
+                Place(h["code"], h["latitude"], h["longitude"], h["city"]),
+                HubKind(h["kind"]),
+                h["handling_minutes"],
+            ),
+            h["name"],
+            h["basis"],
+        )
+        for h in data["hubs"]
+    ]
+    services = [(_service(r, Mode.AIR), r["basis"]) for r in data["flights"]]
+    services += [(_service(r, Mode.RAIL), r["basis"]) for r in data["trains"]]
+    trucks = [
+        (
+            PartnerTruckBase(
                 t["partner_code"],
-                place,
+                Place(
+                    f"{t['partner_code']}@{t['base_hub_or_city']}",
+                    t["latitude"],
+                    t["longitude"],
+                    t["base_hub_or_city"],
+                ),
                 t["response_minutes"],
                 float(t["payload_kg"]),
                 float(t["volume_m3"]),
                 float(t["speed_kmh"]),
                 t["count"],
-            )
-            await uow.network.put_partner_truck(base, t["base_hub_or_city"])
-        for v in data["fleet"]:
-            vehicle = Vehicle(
-                v["vehicle_id"],
-                v["depot_code"],
-                float(v["payload_kg"]),
-                float(v["volume_m3"]),
-                float(v["speed_kmh"]),
-                v["count"],
-            )
+            ),
+            t["base_hub_or_city"],
+        )
+        for t in data["partner_trucks"]
+    ]
+    fleet = [
+        Vehicle(
+            v["vehicle_id"],
+            v["depot_code"],
+            float(v["payload_kg"]),
+            float(v["volume_m3"]),
+            float(v["speed_kmh"]),
+            v["count"],
+        )
+        for v in data["fleet"]
+    ]
+    road = data["road"]
+    roads = GreatCircleRoads(
+        road_factor=road["road_factor"],
+        speed_kmh=road["default_speed_kmh"],
+        mountain_speed_kmh=road["mountain_speed_kmh"],
+        winter_factor=road["winter_time_factor"],
+        mountain_cities=frozenset(road["mountain_cities"]),
+    )
+    return SeedNetwork(hubs, services, trucks, fleet, roads)
+
+
+async def load(uow_factory: UnitOfWorkFactory, path: Path = NETWORK) -> dict[str, int]:
+    seed = parse(read_network(path))
+    async with uow_factory() as uow:
+        for hub, name, basis in seed.hubs:
+            await uow.network.put_hub(hub, name, basis)
+        for service, basis in seed.services:
+            await uow.network.put_service(service, basis)
+        for base, base_name in seed.partner_trucks:
+            await uow.network.put_partner_truck(base, base_name)
+        for vehicle in seed.fleet:
             await uow.network.put_vehicle(vehicle)
         await uow.commit()
     return {
-        "hubs": len(data["hubs"]),
-        "scheduled services": len(data["flights"]) + len(data["trains"]),
-        "partner truck bases": len(data["partner_trucks"]),
-        "vehicle types": len(data["fleet"]),
+        "hubs": len(seed.hubs),
+        "scheduled services": len(seed.services),
+        "partner truck bases": len(seed.partner_trucks),
+        "vehicle types": len(seed.fleet),
     }
