@@ -27,7 +27,8 @@ async def routing(database_url: str) -> AsyncIterator[pb_grpc.RoutingServiceStub
     await engine.dispose()
     assert first == second
     running = await routing_server.start(
-        ServerSettings(service="routing", database_url=database_url, port=0)
+        ServerSettings(service="routing", database_url=database_url, port=0),
+        inventory_address="127.0.0.1:9",  # not used by the network RPCs
     )
     async with grpc.aio.insecure_channel(running.address) as channel:
         yield pb_grpc.RoutingServiceStub(channel)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 
 from muster.routing.v1 import routing_service_pb2 as pb
 
 from services.common import convert as c
 from services.common.errors import Violations
 from services.routing.adapters.network_repository import HubRecord
-from services.routing.domain.network import Mode, PartnerTruckBase, ScheduledService, Vehicle
+from services.routing.domain.assignment import Demand, Option
+from services.routing.domain.itineraries import Leg
+from services.routing.domain.network import (
+    Mode,
+    PartnerTruckBase,
+    Place,
+    ScheduledService,
+    Vehicle,
+)
+from services.routing.service_layer.estimates import Estimate
+from services.routing.service_layer.planning import Plan, PlanInput
 
 MODE = (pb.Mode, "MODE_")
 HUB_KIND = (pb.HubKind, "HUB_KIND_")
@@ -133,3 +143,157 @@ def mode_filter(r: pb.ListPartnerServicesRequest) -> tuple[Mode | None, str | No
     origin = c.code(v, "origin_hub", r.origin_hub, required=False, limit=32) or None
     v.raise_if_any()
     return mode, origin
+
+
+# ------------------------------------------------------------------ planning
+
+MAX_DEMANDS = 50
+MAX_KITS_PER_DEMAND = 100
+
+
+def to_plan(
+    r: pb.PlanDeliveryRequest, cities: dict[str, Place], now: datetime, max_budget_s: float
+) -> tuple[PlanInput, dict[str, Place]]:
+    """The planner's input (without stock); destinations resolved to places."""
+    v = Violations()
+    if not r.demands:
+        v.add("demands", "name at least one demand")
+    if len(r.demands) > MAX_DEMANDS:
+        v.add("demands", f"at most {MAX_DEMANDS} demands")
+    start = (
+        r.start_time.ToDatetime(tzinfo=UTC).astimezone(now.tzinfo)
+        if r.HasField("start_time")
+        else now
+    )
+    places: dict[str, Place] = {}
+    demands = []
+    seen: set[str] = set()
+    for i, d in enumerate(r.demands):
+        path = f"demands[{i}]"
+        demand_id = c.code(v, f"{path}.demand_id", d.demand_id, limit=64)
+        if demand_id in seen:
+            v.add(f"{path}.demand_id", f"{demand_id} twice")
+        seen.add(demand_id)
+        place = _destination(v, f"{path}.destination", d.destination, cities, demand_id)
+        if place is not None:
+            places[place.code] = place
+        count = c.whole(v, f"{path}.count", d.count, minimum=1)
+        if count > MAX_KITS_PER_DEMAND:
+            v.add(f"{path}.count", f"at most {MAX_KITS_PER_DEMAND} kits a demand")
+        if not d.HasField("deadline"):
+            v.add(f"{path}.deadline", "is required")
+            deadline = start
+        else:
+            deadline = d.deadline.ToDatetime(tzinfo=UTC).astimezone(now.tzinfo)
+        priority = d.priority or 1
+        if not 1 <= priority <= 5:
+            v.add(f"{path}.priority", "1 (first) to 5")
+        demands.append(
+            Demand(
+                demand_id,
+                place.code if place else "",
+                c.code(v, f"{path}.template_code", d.template_code),
+                count,
+                deadline,
+                priority,
+            )
+        )
+    modes = frozenset(
+        m
+        for i, raw in enumerate(r.modes)
+        if (m := c.enum_to_domain(v, f"modes[{i}]", MODE[0], raw, Mode, MODE[1])) is not None
+    ) or frozenset(Mode)
+    budget = c.number(v, "time_budget_s", r.time_budget_s or 5.0, minimum=0.1)
+    v.raise_if_any()
+    plan_input = PlanInput(
+        tuple(demands),
+        {},
+        (),
+        start,
+        winter=r.winter,
+        modes=modes,
+        time_limit_s=min(budget, max_budget_s),
+    )
+    return plan_input, places
+
+
+def _destination(
+    v: Violations, path: str, d: pb.Destination, cities: dict[str, Place], demand_id: str
+) -> Place | None:
+    if d.city:
+        place = cities.get(d.city)
+        if place is None:
+            v.add(f"{path}.city", f"no city {d.city!r}; one of {', '.join(sorted(cities))}")
+        return place
+    if d.HasField("location"):
+        lat = c.number(v, f"{path}.location.latitude", d.location.latitude, minimum=-90, maximum=90)
+        lon = c.number(
+            v, f"{path}.location.longitude", d.location.longitude, minimum=-180, maximum=180
+        )
+        return Place(f"@{demand_id}", lat, lon, "")
+    v.add(path, "give a city or a location")
+    return None
+
+
+def _leg(leg: Leg) -> pb.PlannedLeg:
+    out = pb.PlannedLeg(
+        mode=c.enum_to_proto(MODE[0], leg.mode, MODE[1]),
+        origin=leg.origin,
+        destination=leg.destination,
+        partner_code=leg.partner_code,
+        service_code=leg.service_code,
+    )
+    out.depart.FromDatetime(leg.depart)
+    out.arrive.FromDatetime(leg.arrive)
+    return out
+
+
+def _delivery(option: Option) -> pb.KitDelivery:
+    out = pb.KitDelivery(
+        demand_id=option.slot.demand.demand_id,
+        slot=option.slot.index + 1,
+        kit_label=option.kit.label,
+        source_depot=option.kit.depot_code,
+        legs=[_leg(leg) for leg in option.itinerary.legs],
+        on_time=option.on_time,
+        cost=option.itinerary.cost,
+    )
+    out.arrive.FromDatetime(option.itinerary.arrive)
+    return out
+
+
+def plan_response(found: Plan) -> pb.PlanDeliveryResponse:
+    result = found.result
+    deliveries = [_delivery(chosen.option) for chosen in result.chosen]
+    unmet = [
+        pb.UnmetDemand(
+            demand_id=u.slot.demand.demand_id,
+            slot=u.slot.index + 1,
+            reason=u.reason.value,
+            late=_delivery(u.late) if u.late else None,
+        )
+        for u in result.unmet
+    ]
+    return pb.PlanDeliveryResponse(
+        status=result.status,
+        deliveries=deliveries,
+        unmet=unmet,
+        total_cost=sum(d.cost for d in deliveries),
+        options_considered=found.options_considered,
+        solve_seconds=result.wall_seconds,
+    )
+
+
+def estimate(e: Estimate, now: datetime) -> pb.DeliveryEstimate:
+    out = pb.DeliveryEstimate(
+        template_code=e.template_code,
+        city=e.destination,
+        kits_needed=e.needed,
+        reachable=e.arrive is not None,
+        ready_kits=e.ready_kits,
+        modes=[c.enum_to_proto(MODE[0], m, MODE[1]) for m in e.fastest_modes],
+    )
+    if e.arrive is not None:
+        out.arrive.FromDatetime(e.arrive)
+        out.hours = round((e.arrive - now).total_seconds() / 3600, 2)
+    return out

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
 from typing import TypeVar
 
 import grpc
@@ -11,16 +14,33 @@ from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
 from services.common import convert
 from services.common.errors import Violations
+from services.inventory.service_layer.clock import PROVINCE_TZ
+from services.routing.adapters.inventory_client import InventoryClient
 from services.routing.api import mappers
-from services.routing.service_layer import network
+from services.routing.domain.assignment import ReadyKit
+from services.routing.domain.network import Network, Place
+from services.routing.domain.travel import TravelTimes
+from services.routing.service_layer import estimates, network, planning
+from services.routing.service_layer.estimates import EstimateRequest
 from services.routing.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 R = TypeVar("R")
 
 
 class RoutingServicer(pb_grpc.RoutingServiceServicer):
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        inventory: InventoryClient,
+        cities: dict[str, Place],
+        travel: TravelTimes,
+        max_solve_s: float = 30.0,
+    ) -> None:
         self._uow = uow
+        self._inventory = inventory
+        self._cities = cities
+        self._travel = travel
+        self._max_solve_s = max_solve_s
 
     async def _read(self, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
         async with self._uow() as uow:
@@ -77,3 +97,49 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         vehicle = mappers.to_vehicle(request)
         found = await self._write(lambda uow: network.upsert_vehicle(vehicle, uow))
         return pb.UpsertVehicleResponse(vehicle=mappers.vehicle(found))
+
+    # ---------------------------------------------------------------- planning
+    async def _stock(self) -> tuple[Network, dict[str, Place], list[ReadyKit]]:
+        view = await self._read(network.get_network)
+        depots = await self._inventory.depots()
+        kits = await self._inventory.ready_kits()
+        return view.as_network(), depots, kits
+
+    async def PlanDelivery(
+        self, request: pb.PlanDeliveryRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PlanDeliveryResponse:
+        now = datetime.now(PROVINCE_TZ)
+        asked, destinations = mappers.to_plan(request, self._cities, now, self._max_solve_s)
+        net, depots, kits = await self._stock()
+        plan_input = replace(asked, places={**depots, **destinations}, kits=tuple(kits))
+        # The solver is CPU-bound: off the event loop, within its time limit.
+        found = await asyncio.to_thread(planning.plan, plan_input, net, self._travel)
+        return mappers.plan_response(found)
+
+    async def EstimateDeliveryTimes(
+        self, request: pb.EstimateDeliveryTimesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EstimateDeliveryTimesResponse:
+        v = Violations()
+        cities = [convert.code(v, f"cities[{i}]", c) for i, c in enumerate(request.cities)]
+        for i, city in enumerate(cities):
+            if city and city not in self._cities:
+                v.add(f"cities[{i}]", f"no city {city!r}")
+        needed = request.kits_needed or 1
+        if needed < 0 or needed > 100:
+            v.add("kits_needed", "1 to 100")
+        v.raise_if_any()
+        now = datetime.now(PROVINCE_TZ)
+        net, depots, kits = await self._stock()
+        templates = list(request.template_codes) or sorted({k.template_code for k in kits})
+        wanted = [
+            EstimateRequest(t, city, needed) for t in templates for city in cities or self._cities
+        ]
+        places = {**depots, **self._cities}
+        found = await asyncio.to_thread(
+            estimates.estimate, wanted, kits, places, now, net, self._travel, winter=request.winter
+        )
+        answer = pb.EstimateDeliveryTimesResponse(
+            estimates=[mappers.estimate(e, now) for e in found]
+        )
+        answer.as_of.FromDatetime(now)
+        return answer

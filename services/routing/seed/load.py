@@ -52,6 +52,8 @@ class SeedNetwork:
     partner_trucks: list[tuple[PartnerTruckBase, str]]  # base, base name
     fleet: list[Vehicle]
     roads: GreatCircleRoads
+    # City seats, for destinations named by city.
+    cities: dict[str, Place]
 
     def network(self) -> Network:
         return Network(
@@ -116,7 +118,11 @@ def parse(data: dict[str, Any]) -> SeedNetwork:
         winter_factor=road["winter_time_factor"],
         mountain_cities=frozenset(road["mountain_cities"]),
     )
-    return SeedNetwork(hubs, services, trucks, fleet, roads)
+    cities = {
+        c["code"]: Place(c["code"], c["latitude"], c["longitude"], c["code"])
+        for c in data.get("cities", [])
+    }
+    return SeedNetwork(hubs, services, trucks, fleet, roads, cities)
 
 
 async def load(uow_factory: UnitOfWorkFactory, path: Path = NETWORK) -> dict[str, int]:

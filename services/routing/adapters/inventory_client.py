@@ -1,0 +1,68 @@
+"""What routing reads from inventory: depots' places and ready kits with their weights."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from muster.inventory.v1 import inventory_service_pb2 as inv
+from muster.inventory.v1 import inventory_service_pb2_grpc as inv_grpc
+
+from services.common.errors import Unavailable
+from services.routing.domain.assignment import ReadyKit
+from services.routing.domain.network import Place
+
+DEADLINE_S = 5.0
+
+
+class InventoryClient:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._channel = grpc.aio.insecure_channel(address)
+        self._stub = inv_grpc.InventoryServiceStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _pages(self, call: Any, request: Any, field: str) -> AsyncIterator[Any]:
+        token = ""
+        while True:
+            request.page_token = token
+            try:
+                answer = await call(request, timeout=DEADLINE_S)
+            except grpc.aio.AioRpcError as error:
+                if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise Unavailable(f"inventory at {self.address} is unreachable") from error
+                raise
+            for item in getattr(answer, field):
+                yield item
+            token = answer.next_page_token
+            if not token:
+                return
+
+    async def depots(self) -> dict[str, Place]:
+        found = {}
+        request = inv.ListDepotsRequest(page_size=500)
+        async for d in self._pages(self._stub.ListDepots, request, "depots"):
+            found[d.code] = Place(d.code, d.location.latitude, d.location.longitude, d.city)
+        return found
+
+    async def ready_kits(self) -> list[ReadyKit]:
+        """Every READY kit, with its template's weight and its heaviest single item."""
+        weights: dict[str, float] = {}
+        async for it in self._pages(
+            self._stub.ListItemTypes, inv.ListItemTypesRequest(page_size=500), "item_types"
+        ):
+            weights[it.code] = it.weight_kg
+        templates: dict[tuple[str, int], tuple[float, float]] = {}
+        request = inv.ListKitTemplatesRequest(page_size=500, all_versions=True)
+        async for t in self._pages(self._stub.ListKitTemplates, request, "templates"):
+            heaviest = max((weights.get(ln.item_type_code, 0.0) for ln in t.lines), default=0.0)
+            templates[(t.code, t.version)] = (t.total_weight_kg, heaviest)
+        kits = []
+        ready = inv.ListKitsRequest(page_size=500, state=inv.Kit.STATE_READY)
+        async for k in self._pages(self._stub.ListKits, ready, "kits"):
+            weight, heaviest = templates.get((k.template_code, k.template_version), (0.0, 0.0))
+            kits.append(ReadyKit(k.label, k.template_code, k.depot_code, weight, heaviest))
+        return kits
