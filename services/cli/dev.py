@@ -17,11 +17,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.table import Table
 
+from services.common.clock import province_today
 from services.common.database import async_engine
 from services.common.postgres import ensure_database, start_embedded
 from services.common.schemas import upgrade_all
 from services.inventory.seed import load as seed
-from services.inventory.service_layer.clock import province_today
 from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
 from services.routing.seed import load as network_seed
 from services.routing.service_layer.unit_of_work import (

@@ -7,12 +7,12 @@ import asyncio
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
+from services.common.clock import Today, province_today
 from services.common.database import async_engine, database_answers
 from services.common.logging import configure_logging
 from services.common.server import RunningServer, serve_until_signalled, start_server
 from services.common.settings import ServerSettings
 from services.inventory.api.servicer import InventoryServicer
-from services.inventory.service_layer.clock import Today, province_today
 from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_PORT = 50051

@@ -15,11 +15,11 @@ from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
 from services.common import convert
+from services.common.clock import Today
 from services.common.errors import InvalidArgument, ReplayedRefusal, Violations
 from services.inventory.adapters.scan_store import StoredRefusal
 from services.inventory.api import mappers, scan_mappers
 from services.inventory.service_layer import counts, handlers, queries, scanning, transfers
-from services.inventory.service_layer.clock import Today
 from services.inventory.service_layer.idempotency import run_once
 from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 

@@ -13,8 +13,8 @@ from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
 from services.common import convert
+from services.common.clock import PROVINCE_TZ
 from services.common.errors import Violations
-from services.inventory.service_layer.clock import PROVINCE_TZ
 from services.routing.adapters.inventory_client import InventoryClient
 from services.routing.api import mappers
 from services.routing.domain.assignment import ReadyKit
