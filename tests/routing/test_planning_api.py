@@ -1,7 +1,7 @@
 """PlanDelivery and EstimateDeliveryTimes over gRPC, reading ready kits from a real inventory."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import grpc
 import pytest
@@ -10,6 +10,7 @@ from muster.inventory.v1 import inventory_service_pb2_grpc as inv_grpc
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
+from services.common.clock import PROVINCE_TZ
 from services.common.database import async_engine
 from services.common.settings import ServerSettings
 from services.routing import server as routing_server
@@ -100,3 +101,33 @@ async def test_estimates_cover_every_template_and_city_asked(stubs) -> None:
     templates = {e.template_code for e in answer.estimates}
     assert len(templates) == 5 and len(answer.estimates) == 10
     assert all(e.reachable and e.hours > 0 for e in answer.estimates)
+
+
+async def test_where_road_is_too_slow_a_kit_flies(stubs) -> None:
+    """A winter mountain rescue at Changbaishan: kits from Changchun only make it by air."""
+    routing, _ = stubs
+    tomorrow = datetime.now(PROVINCE_TZ).date() + timedelta(days=1)
+    start = datetime.combine(tomorrow, time(4, 30), tzinfo=PROVINCE_TZ)
+    demand = pb.DemandSpec(
+        demand_id="changbaishan",
+        destination=pb.Destination(city="changbaishan"),
+        template_code="MTN-ROPE",
+        count=10,
+        priority=1,
+    )
+    demand.deadline.FromDatetime(start + timedelta(hours=9))
+    request = pb.PlanDeliveryRequest(demands=[demand], winter=True, time_budget_s=3)
+    request.start_time.FromDatetime(start)
+    plan = await routing.PlanDelivery(request)
+    flown = [d for d in plan.deliveries if any(leg.mode == pb.MODE_AIR for leg in d.legs)]
+    assert flown, [
+        (d.source_depot, [pb.Mode.Name(x.mode) for x in d.legs]) for d in plan.deliveries
+    ]
+    flight = next(leg for leg in flown[0].legs if leg.mode == pb.MODE_AIR)
+    assert flight.service_code and flight.origin == "CGQ" and flown[0].on_time
+    road_only = pb.PlanDeliveryRequest()
+    road_only.CopyFrom(request)
+    road_only.ClearField("modes")
+    road_only.modes.extend([pb.MODE_OWN_TRUCK, pb.MODE_PARTNER_TRUCK])
+    by_road = await routing.PlanDelivery(road_only)
+    assert len(by_road.deliveries) < len(plan.deliveries)  # road alone serves fewer in time
