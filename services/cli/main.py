@@ -10,10 +10,12 @@ from pathlib import Path
 import grpc
 from rich.console import Console
 
+from services.cli import plan as plan_cli
 from services.cli import scan as scan_cli
 from services.common.logging import configure_logging
 
 INVENTORY_ADDRESS = os.environ.get("MUSTER_INVENTORY_ADDRESS", "127.0.0.1:50051")
+ROUTING_ADDRESS = os.environ.get("MUSTER_ROUTING_ADDRESS", "127.0.0.1:50052")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     kit.add_argument("--address", default=INVENTORY_ADDRESS)
     scan = sub.add_parser("scan", help="scan codes at a depot; spooled while inventory is away")
     scan_cli.add_arguments(scan, INVENTORY_ADDRESS)
+    planning = sub.add_parser("plan", help="a delivery plan from routing, as tables")
+    plan_cli.add_arguments(planning, ROUTING_ADDRESS)
     printed = sub.add_parser("labels", help="GS1 label payloads (and SVG images) for a depot")
     printed.add_argument("--depot", required=True)
     printed.add_argument(
@@ -73,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "scan":
             return scan_cli.command(args, console)
+        if args.command == "plan":
+            return plan_cli.command(args, console)
         if args.command == "labels":
             from services.cli import labels
 

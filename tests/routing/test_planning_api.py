@@ -19,6 +19,8 @@ from services.routing.service_layer.unit_of_work import UnitOfWorkFactory
 from tests.api.helpers import fails, violations
 from tests.conftest import start_inventory
 
+ADDRESSES: dict[str, str] = {}
+
 
 @pytest.fixture(scope="session")
 async def stubs(
@@ -32,6 +34,7 @@ async def stubs(
         ServerSettings(service="routing", database_url=seeded_url, port=0),
         inventory_address=inventory.address,
     )
+    ADDRESSES["routing"] = routing.address
     async with (
         grpc.aio.insecure_channel(routing.address) as r,
         grpc.aio.insecure_channel(inventory.address) as i,
@@ -131,3 +134,30 @@ async def test_where_road_is_too_slow_a_kit_flies(stubs) -> None:
     road_only.modes.extend([pb.MODE_OWN_TRUCK, pb.MODE_PARTNER_TRUCK])
     by_road = await routing.PlanDelivery(road_only)
     assert len(by_road.deliveries) < len(plan.deliveries)  # road alone serves fewer in time
+
+
+async def test_muster_plan_prints_the_plan_as_tables(stubs, tmp_path) -> None:
+    import argparse
+    import asyncio
+
+    from rich.console import Console
+
+    from services.cli import plan as plan_cli
+
+    parser = argparse.ArgumentParser()
+    plan_cli.add_arguments(parser, ADDRESSES["routing"])
+    args = parser.parse_args(
+        [
+            "--demand",
+            "songyuan:WATER-FLOOD:2:12",
+            "--demand",
+            "changbaishan:MTN-ROPE:1:0.2",
+            "--json",
+            str(tmp_path / "plan.json"),
+        ]
+    )
+    console = Console(record=True, width=200)
+    assert await asyncio.to_thread(plan_cli.command, args, console) == 0
+    text = console.export_text()
+    assert "kits by source" in text and "TOO_FAR" in text
+    assert (tmp_path / "plan.json").read_text().startswith("{")
