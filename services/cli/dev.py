@@ -123,6 +123,8 @@ def _banner(console: Console) -> None:
         "  [cyan].venv/bin/muster kit D-CORPS/WATER-FLOOD/1[/]  a kit with an expired lot\n"
         "  [cyan].venv/bin/muster labels --depot D-DET-JILIN --what bins kits units[/]\n"
         "  [cyan].venv/bin/muster scan --depot D-DET-JILIN --action station[/]  then scan codes\n"
+        "  [cyan].venv/bin/muster plan --winter --demand songyuan:WATER-FLOOD:4:12 "
+        "--demand changbaishan:MTN-ROPE:10:9[/]\n"
         "  [cyan]grpcurl -plaintext 127.0.0.1:50051 list[/]     reflection, if you have grpcurl\n"
         "Ctrl-C stops everything."
     )
