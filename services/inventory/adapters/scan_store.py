@@ -475,21 +475,6 @@ class ScanStore:
             self.cache.items[gtin] = self.cache.items_by_id[ref.id] = ref
         return self.cache.items[gtin]
 
-    async def item_by_id(self, item_id: int) -> ItemRef:
-        if item_id not in self.cache.items_by_id:
-            gtin = (
-                await self.conn.execute(select(ItemTypeRow.gtin).where(ItemTypeRow.id == item_id))
-            ).scalar()
-            if gtin is None:  # an item type without a GTIN cannot be scanned, but may be held
-                code = (
-                    await self.conn.execute(
-                        select(ItemTypeRow.code).where(ItemTypeRow.id == item_id)
-                    )
-                ).scalar_one()
-                return ItemRef(item_id, code, "", TrackingMode.BULK, None, None, None)
-            await self.item_by_gtin(gtin)
-        return self.cache.items_by_id[item_id]
-
     async def bin(self, depot_id: int, label: str) -> BinRef | None:
         key = (depot_id, label)
         if key not in self.cache.bins:

@@ -8,7 +8,7 @@ from google.rpc import status_pb2
 from muster.inventory.v1 import inventory_service_pb2 as pb
 
 from services.common import convert as c
-from services.common.errors import DomainError, InvalidArgument, Violations
+from services.common.errors import DomainError, Violations
 from services.common.grpc_errors import to_status
 from services.common.paging import Page
 from services.inventory.adapters.scan_store import StoredRefusal, StoredScan
@@ -143,10 +143,6 @@ def reused(scan_id: str) -> pb.ScanResult:
 def refusal_status(error: DomainError) -> bytes:
     """The google.rpc.Status a refusal is answered with, kept for re-sent copies."""
     return to_status(error)[1].SerializeToString()
-
-
-def invalid(scan_id: str, error: InvalidArgument) -> pb.ScanResult:
-    return refused(scan_id, error)
 
 
 def scanned_code(v: Violations, path: str, value: str) -> str:

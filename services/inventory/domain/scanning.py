@@ -106,18 +106,13 @@ def kit_at_hand(label: str, state: KitState, action: ScanAction) -> None:
         )
 
 
-@dataclass(frozen=True)
-class IssueDecision:
-    override_used: bool
-
-
 def may_issue(
     label: str,
     state: KitState,
     override_reason: str,
     shortfalls: Sequence[Shortfall],
     last_issue: str = "",
-) -> IssueDecision:
+) -> None:
     """READY kits go; others only with a recorded reason; issued or moving ones never."""
     if state is KitState.DEPLOYED:
         raise refuse(
@@ -127,9 +122,9 @@ def may_issue(
     if state not in AT_HAND:
         raise refuse(f"KIT_{state.value}", f"kit {label} is {state.value} and cannot be issued")
     if state is KitState.READY:
-        return IssueDecision(override_used=False)
+        return
     if override_reason:
-        return IssueDecision(override_used=True)
+        return
     lacking = ", ".join(f"{s.item_type_code} ({s.reason.value})" for s in shortfalls[:3])
     raise refuse(
         "KIT_NOT_READY",

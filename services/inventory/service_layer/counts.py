@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from services.common.errors import FieldViolation, InvalidArgument, NotFound
 from services.inventory.adapters.movement_repository import CountedScan, OnRecord
 from services.inventory.adapters.orm import CountRow
-from services.inventory.domain import commands, labels, model, scanning
+from services.inventory.domain import commands, model, scanning
 from services.inventory.domain.model import Condition, DiscrepancyKind
 from services.inventory.service_layer.unit_of_work import UnitOfWork
 
@@ -175,10 +175,3 @@ async def _unexpected(uow: UnitOfWork, count: CountRow, seen: CountedScan) -> Di
         seen.bin_label,
         adjustment,
     )
-
-
-def parse_counted(code: str) -> labels.Label | None:
-    try:
-        return labels.parse(code)
-    except labels.LabelError:
-        return None

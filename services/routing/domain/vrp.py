@@ -26,9 +26,6 @@ class TimeWindow:
     earliest: float
     latest: float
 
-    def contains(self, t: float, tolerance: float = 1e-6) -> bool:
-        return self.earliest - tolerance <= t <= self.latest + tolerance
-
 
 @dataclass(frozen=True)
 class Location:

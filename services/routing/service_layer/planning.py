@@ -57,7 +57,7 @@ def limits_of(network: Network, options: Iterable[Option]) -> Limits:
     return Limits(scheduled_payload_kg=scheduled, own_truck_payload_kg=trucks)
 
 
-def options_for(request: PlanInput, builder: ItineraryBuilder) -> tuple[list[Option], list[Demand]]:
+def options_for(request: PlanInput, builder: ItineraryBuilder) -> list[Option]:
     """Every (slot, ready kit, itinerary) worth considering; itineraries built once per route."""
     slots = slots_of(request.demands)
     cache: dict[tuple[str, str, float, float], Sequence[Itinerary]] = {}
@@ -78,12 +78,12 @@ def options_for(request: PlanInput, builder: ItineraryBuilder) -> tuple[list[Opt
                     modes=request.modes,
                 )
             options += [Option(slot, kit, it) for it in cache[key]]
-    return options, list(request.demands)
+    return options
 
 
 def plan(request: PlanInput, network: Network, travel: TravelTimes) -> Plan:
     builder = ItineraryBuilder(network, travel)
-    options, _ = options_for(request, builder)
+    options = options_for(request, builder)
     result = assignment_solver.solve(
         slots_of(request.demands),
         options,
