@@ -18,13 +18,14 @@ from services.common import convert
 from services.common.clock import Today
 from services.common.errors import InvalidArgument, ReplayedRefusal, Violations
 from services.inventory.adapters.scan_store import StoredRefusal
-from services.inventory.api import mappers, scan_mappers
-from services.inventory.service_layer import counts, handlers, queries, scanning, transfers
+from services.inventory.api import export_mappers, mappers, scan_mappers
+from services.inventory.service_layer import counts, export, handlers, queries, scanning, transfers
 from services.inventory.service_layer.idempotency import run_once
 from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 M = TypeVar("M", bound=Message)
 CHANGE_BATCH = 500
+EXPORT_BATCH = 200
 HEARTBEAT_S = 10.0
 R = TypeVar("R")
 
@@ -408,3 +409,11 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 quiet_since = time.monotonic()
                 yield pb.WatchChangesResponse(cursor=cursor)
             await asyncio.sleep(self._change_poll_s)
+
+    # ---------------------------------------------------------------- export
+    async def ExportKits(
+        self, request: pb.ExportKitsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ExportKitsResponse]:
+        found = await self._read(export.export)
+        for batch in export.batches(found.kits, EXPORT_BATCH):
+            yield export_mappers.export_batch(found.cursor, batch)
