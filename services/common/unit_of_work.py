@@ -9,7 +9,9 @@ transaction back. A service's unit of work adds its repositories in
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+
+import psycopg
 
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,9 +28,21 @@ _UNIQUE_VIOLATION = "23505"
 def translate(error: exc.DBAPIError) -> Exception | None:
     """The domain error for a driver error that is not the caller's fault, if any."""
     sqlstate = getattr(error.orig, "sqlstate", None) or ""
-    if error.connection_invalidated or sqlstate.startswith(_UNAVAILABLE_STATES):
-        return Unavailable("the database is unreachable; try again shortly")
-    if isinstance(error, exc.OperationalError) and not sqlstate:
+    lost = isinstance(error, exc.OperationalError) and not sqlstate
+    return translate_sqlstate(sqlstate, lost=error.connection_invalidated or lost)
+
+
+def translate_driver(
+    error: psycopg.Error, connection: psycopg.AsyncConnection[Any]
+) -> Exception | None:
+    """The same, for an error from psycopg itself (code that talks to the driver directly)."""
+    sqlstate = error.sqlstate or ""
+    lost = connection.broken or (isinstance(error, psycopg.OperationalError) and not sqlstate)
+    return translate_sqlstate(sqlstate, lost=lost)
+
+
+def translate_sqlstate(sqlstate: str, *, lost: bool) -> Exception | None:
+    if lost or sqlstate.startswith(_UNAVAILABLE_STATES):
         return Unavailable("the database is unreachable; try again shortly")
     if sqlstate in _RETRYABLE_STATES or sqlstate == _UNIQUE_VIOLATION:
         return Conflict("the change lost a race with another one; retry it")

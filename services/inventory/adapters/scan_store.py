@@ -1,43 +1,33 @@
-"""The scan hot path's SQL, in SQLAlchemy Core: few statements, plain records.
+"""The scan hot path's SQL, sent straight to the driver: few statements, plain records.
 
 A scan reads its subject under a row lock, writes the projection with direct
 UPDATE / INSERT statements, and appends its ledger row and change-feed row in
 one statement. Reference data that never changes once written (depot codes
 and GLNs, item types, bins, template lines) is cached per process.
+
+The statements go to psycopg's connection itself, not through SQLAlchemy:
+a scan sends five to ten of them, and SQLAlchemy's execution layer (and its
+greenlet bridge to asyncio) cost more CPU per statement than the driver and
+the database together. The SQL is written out here so what a scan sends can
+be read in one place; psycopg prepares each statement on a connection after
+a few uses.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, insert, literal_column, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 
-from services.inventory.adapters.orm import (
-    ChangeRow,
-    CountRow,
-    DepotRow,
-    ItemTypeRow,
-    KitRow,
-    KitTemplateRow,
-    LocationRow,
-    LotRow,
-    ScanRefusalRow,
-    ScanRow,
-    TemplateLineRow,
-    TransferLineRow,
-    TransferRow,
-    UnitRow,
-)
 from services.inventory.domain import commands, model
 from services.inventory.domain.model import (
     Category,
     Condition,
     KitState,
-    ScanAction,
     TrackingMode,
     TransferState,
 )
@@ -88,6 +78,7 @@ class KitRec:
     location_id: int | None
     state: KitState
     template_id: int
+    state_valid_until: date | None = None
 
 
 @dataclass
@@ -191,51 +182,36 @@ class ReferenceCache:
 
 
 _UNIT_COLUMNS = (
-    UnitRow.id,
-    UnitRow.item_type_id,
-    UnitRow.serial,
-    UnitRow.kit_id,
-    UnitRow.depot_id,
-    UnitRow.location_id,
-    UnitRow.condition,
-    UnitRow.expires_on,
-    UnitRow.last_inspected_on,
-    UnitRow.next_inspection_on,
-    UnitRow.retired_on,
+    "id, item_type_id, serial, kit_id, depot_id, location_id, condition, expires_on, "
+    "last_inspected_on, next_inspection_on, retired_on"
 )
 _LOT_COLUMNS = (
-    LotRow.id,
-    LotRow.item_type_id,
-    LotRow.lot_number,
-    LotRow.kit_id,
-    LotRow.depot_id,
-    LotRow.location_id,
-    LotRow.quantity,
-    LotRow.condition,
-    LotRow.expires_on,
-    LotRow.next_inspection_on,
+    "id, item_type_id, lot_number, kit_id, depot_id, location_id, quantity, condition, "
+    "expires_on, next_inspection_on"
 )
-_KIT_COLUMNS = (
-    KitRow.id,
-    KitRow.label,
-    KitRow.giai,
-    KitRow.depot_id,
-    KitRow.location_id,
-    KitRow.state,
-    KitRow.template_id,
-)
+_KIT_COLUMNS = "id, label, giai, depot_id, location_id, state, template_id, state_valid_until"
 
 
-# Statements built once: executing a prebuilt statement skips SQLAlchemy's
-# construction and cache-key work, which dominated a scan's CPU time.
-_ACCEPTED = select(
-    ScanRow.scan_id, ScanRow.fingerprint, ScanRow.result, ScanRow.seq, ScanRow.recorded_at
-).where(ScanRow.scan_id.in_(bindparam("ids", expanding=True)))
-_REFUSED = select(ScanRefusalRow.scan_id, ScanRefusalRow.fingerprint, ScanRefusalRow.status).where(
-    ScanRefusalRow.scan_id.in_(bindparam("ids", expanding=True))
-)
-_REFUSE = insert(ScanRefusalRow).values(
-    scan_id=bindparam("scan_id"), fingerprint=bindparam("fingerprint"), status=bindparam("status")
+def _kit(row: Sequence[Any]) -> KitRec:
+    return KitRec(row[0], row[1], row[2], row[3], row[4], KitState(row[5]), row[6], row[7])
+
+
+def _unit(row: Sequence[Any]) -> UnitRec:
+    return UnitRec(row[0], row[1], row[2], row[3], row[4], row[5], Condition(row[6]), *row[7:11])
+
+
+def _lot(row: Sequence[Any]) -> LotRec:
+    return LotRec(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], Condition(row[7]), row[8], row[9]
+    )
+
+
+# One round trip: lock the ids (in hash order), then look them up with a
+# fresh snapshot (migration 7c3e9a51b2f4 says why it is a function).
+_CLAIM = "SELECT * FROM inventory.claim_scans(%(ids)s::text[])"
+_REFUSE = (
+    "INSERT INTO inventory.scan_refusals (scan_id, fingerprint, status)"
+    " VALUES (%(scan_id)s, %(fingerprint)s, %(status)s)"
 )
 _LEDGER_FIELDS = (
     "scan_id",
@@ -257,154 +233,220 @@ _LEDGER_FIELDS = (
     "fingerprint",
 )
 _FEED_FIELDS = ("kind", "key", "depot_code", "action", "kit_label", "kit_state")
-_ledger_cte = (
-    insert(ScanRow)
-    .values({name: bindparam(name) for name in _LEDGER_FIELDS})
-    .returning(ScanRow.seq, ScanRow.recorded_at)
-    .cte("ledger")
+# The ledger row and the change-feed row, in one statement.
+_RECORD = (
+    "WITH feed AS (INSERT INTO inventory.changes (scan_id, "
+    + ", ".join(_FEED_FIELDS)
+    + ") VALUES (%(scan_id)s, "
+    + ", ".join(f"%(feed_{name})s" for name in _FEED_FIELDS)
+    + ")) INSERT INTO inventory.scans ("
+    + ", ".join(_LEDGER_FIELDS)
+    + ") VALUES ("
+    + ", ".join(f"%({name})s" for name in _LEDGER_FIELDS)
+    + ") RETURNING seq, recorded_at"
 )
-_feed_cte = (
-    insert(ChangeRow)
-    .values(
-        scan_id=bindparam("scan_id"),
-        **{name: bindparam(f"feed_{name}", type_=String()) for name in _FEED_FIELDS},
-    )
-    .cte("feed")
-)
-_RECORD = select(_ledger_cte.c.seq, _ledger_cte.c.recorded_at).add_cte(_feed_cte)
 _LAST_ISSUE = (
-    select(ScanRow.scan_id, ScanRow.operator)
-    .where(ScanRow.kit_id == bindparam("kit_id"), ScanRow.action == ScanAction.ISSUE)
-    .order_by(ScanRow.seq.desc())
-    .limit(1)
+    "SELECT scan_id, operator FROM inventory.scans"
+    " WHERE kit_id = %(kit_id)s AND action = 'ISSUE' ORDER BY seq DESC LIMIT 1"
 )
-_KIT_BY_GIAI = select(*_KIT_COLUMNS).where(KitRow.giai == bindparam("giai"))
-_KIT_BY_ID = select(*_KIT_COLUMNS).where(KitRow.id == bindparam("kit_id"))
-_KIT_BY_GIAI_LOCKED = _KIT_BY_GIAI.with_for_update(of=KitRow)
-_KIT_BY_ID_LOCKED = _KIT_BY_ID.with_for_update(of=KitRow)
-_UPDATE_KIT = update(KitRow).where(KitRow.id == bindparam("row_id"))
+_KIT_BY_GIAI = f"SELECT {_KIT_COLUMNS} FROM inventory.kits WHERE giai = %(giai)s"
+_KIT_BY_ID = f"SELECT {_KIT_COLUMNS} FROM inventory.kits WHERE id = %(kit_id)s"
+_KIT_BY_GIAI_LOCKED = _KIT_BY_GIAI + " FOR UPDATE"
+_KIT_BY_ID_LOCKED = _KIT_BY_ID + " FOR UPDATE"
 _LOCK_KITS = (
-    select(KitRow.id)
-    .where(KitRow.giai.in_(bindparam("giais", expanding=True)))
-    .order_by(KitRow.id)
-    .with_for_update(of=KitRow)
+    "SELECT id FROM inventory.kits WHERE giai = ANY(%(giais)s::text[]) ORDER BY id FOR UPDATE"
 )
-_KIT_UNITS = (
-    select(
-        ItemTypeRow.code,
-        UnitRow.serial,
-        UnitRow.condition,
-        UnitRow.expires_on,
-        UnitRow.last_inspected_on,
-        UnitRow.next_inspection_on,
-    )
-    .join(ItemTypeRow, ItemTypeRow.id == UnitRow.item_type_id)
-    .where(UnitRow.kit_id == bindparam("kit_id"))
-    .order_by(UnitRow.id)
+# A kit's units and lots in one statement: the units first (lot_number NULL), in id order.
+_KIT_CONTENTS = (
+    "SELECT * FROM ("
+    " SELECT 0 AS part, u.id, t.code, u.serial, NULL::int AS quantity, NULL::text AS lot_number,"
+    " u.condition, u.expires_on, u.last_inspected_on, u.next_inspection_on"
+    " FROM inventory.units AS u JOIN inventory.item_types AS t ON t.id = u.item_type_id"
+    " WHERE u.kit_id = %(kit_id)s"
+    " UNION ALL"
+    " SELECT 1, l.id, t.code, NULL, l.quantity, l.lot_number,"
+    " l.condition, l.expires_on, NULL, l.next_inspection_on"
+    " FROM inventory.lots AS l JOIN inventory.item_types AS t ON t.id = l.item_type_id"
+    " WHERE l.kit_id = %(kit_id)s AND l.quantity > 0"
+    ") AS contents ORDER BY part, id"
 )
-_KIT_LOTS = (
-    select(
-        ItemTypeRow.code,
-        LotRow.quantity,
-        LotRow.lot_number,
-        LotRow.expires_on,
-        LotRow.next_inspection_on,
-        LotRow.condition,
-    )
-    .join(ItemTypeRow, ItemTypeRow.id == LotRow.item_type_id)
-    .where(LotRow.kit_id == bindparam("kit_id"), LotRow.quantity > 0)
-    .order_by(LotRow.id)
+_MOVE_KIT_CONTENTS = (
+    "WITH units AS (UPDATE inventory.units SET depot_id = %(depot_id)s"
+    " WHERE kit_id = %(kit_id)s)"
+    " UPDATE inventory.lots SET depot_id = %(depot_id)s WHERE kit_id = %(kit_id)s"
 )
-_UNIT = select(*_UNIT_COLUMNS).where(
-    UnitRow.item_type_id == bindparam("item_type_id"), UnitRow.serial == bindparam("serial")
+_UNIT = (
+    f"SELECT {_UNIT_COLUMNS} FROM inventory.units"
+    " WHERE item_type_id = %(item_type_id)s AND serial = %(serial)s"
 )
-_UNIT_LOCKED = _UNIT.with_for_update(of=UnitRow)
-_ADD_UNIT = insert(UnitRow).returning(*_UNIT_COLUMNS)
-_UPDATE_UNIT = update(UnitRow).where(UnitRow.id == bindparam("row_id"))
+_UNIT_LOCKED = _UNIT + " FOR UPDATE"
+# The unit under its lock, and the kit it is packed in under the kit's lock.
+_UNIT_AND_KIT_LOCKED = (
+    f"WITH unit AS ({_UNIT_LOCKED})"
+    f" SELECT unit.*, kit.* FROM unit LEFT JOIN LATERAL"
+    f" (SELECT {_KIT_COLUMNS} FROM inventory.kits WHERE id = unit.kit_id FOR UPDATE) AS kit"
+    " ON true"
+)
+_UNIT_FIELDS = (
+    "item_type_id",
+    "serial",
+    "depot_id",
+    "location_id",
+    "condition",
+    "expires_on",
+    "next_inspection_on",
+)
+# A new unit, or nothing when its serial is on record (a copy in flight waits here).
+_ADD_UNIT = (
+    "INSERT INTO inventory.units ("
+    + ", ".join(_UNIT_FIELDS)
+    + ") VALUES ("
+    + ", ".join(f"%({name})s" for name in _UNIT_FIELDS)
+    + f") ON CONFLICT (item_type_id, serial) DO NOTHING RETURNING {_UNIT_COLUMNS}"
+)
 _LOT_WHERE = (
-    LotRow.item_type_id == bindparam("item_type_id"),
-    LotRow.lot_number == bindparam("lot_number"),
-    LotRow.depot_id == bindparam("depot_id"),
+    " WHERE item_type_id = %(item_type_id)s AND lot_number = %(lot_number)s"
+    " AND depot_id = %(depot_id)s"
 )
 _LOOSE_LOT = (
-    select(*_LOT_COLUMNS)
-    .where(*_LOT_WHERE, LotRow.kit_id.is_(None))
-    .order_by(LotRow.id)
-    .limit(1)
-    .with_for_update(of=LotRow)
+    f"SELECT {_LOT_COLUMNS} FROM inventory.lots{_LOT_WHERE}"
+    " AND kit_id IS NULL ORDER BY id LIMIT 1 FOR UPDATE"
 )
 _PACKED_LOT = (
-    select(*_LOT_COLUMNS)
-    .where(*_LOT_WHERE, LotRow.kit_id == bindparam("kit_id"))
-    .order_by(LotRow.id)
-    .limit(1)
-    .with_for_update(of=LotRow)
+    f"SELECT {_LOT_COLUMNS} FROM inventory.lots{_LOT_WHERE}"
+    " AND kit_id = %(kit_id)s ORDER BY id LIMIT 1 FOR UPDATE"
 )
 _LOTS_AT_DEPOT = (
-    select(*_LOT_COLUMNS)
-    .where(*_LOT_WHERE, LotRow.quantity > 0)
-    .order_by(LotRow.id)
-    .with_for_update(of=LotRow)
+    f"SELECT {_LOT_COLUMNS} FROM inventory.lots{_LOT_WHERE} AND quantity > 0 ORDER BY id FOR UPDATE"
 )
-_ADD_LOT = insert(LotRow).returning(*_LOT_COLUMNS)
-_UPDATE_LOT = update(LotRow).where(LotRow.id == bindparam("row_id"))
-_DEPOT = select(DepotRow.id, DepotRow.code, DepotRow.gln).where(DepotRow.code == bindparam("code"))
-_ITEM = select(
-    ItemTypeRow.id,
-    ItemTypeRow.code,
-    ItemTypeRow.gtin,
-    ItemTypeRow.tracking_mode,
-    ItemTypeRow.shelf_life_days,
-    ItemTypeRow.inspection_interval_days,
-    ItemTypeRow.retire_after_days,
-).where(ItemTypeRow.gtin == bindparam("gtin"))
-_BIN = select(LocationRow.id, LocationRow.zone).where(
-    LocationRow.depot_id == bindparam("depot_id"), LocationRow.label == bindparam("label")
+_LOT_FIELDS = (
+    "item_type_id",
+    "lot_number",
+    "quantity",
+    "depot_id",
+    "kit_id",
+    "location_id",
+    "condition",
+    "expires_on",
+    "next_inspection_on",
+)
+_ADD_LOT = (
+    "INSERT INTO inventory.lots ("
+    + ", ".join(_LOT_FIELDS)
+    + ") VALUES ("
+    + ", ".join(f"%({name})s" for name in _LOT_FIELDS)
+    + f") RETURNING {_LOT_COLUMNS}"
+)
+# A receipt of loose stock: a new row, or more on the row at this place. The
+# unique index on the place makes a concurrent first receipt wait, then add.
+# An expiry that disagrees with the one on record adds nothing (no row back).
+_RECEIVE_LOT = (
+    "INSERT INTO inventory.lots (item_type_id, lot_number, quantity, depot_id, kit_id,"
+    " location_id, condition, expires_on)"
+    " VALUES (%(item_type_id)s, %(lot_number)s, %(quantity)s, %(depot_id)s, NULL,"
+    " %(location_id)s, 'SERVICEABLE', %(expires_on)s)"
+    " ON CONFLICT (item_type_id, lot_number, depot_id, kit_id)"
+    " DO UPDATE SET quantity = lots.quantity + EXCLUDED.quantity"
+    " WHERE EXCLUDED.expires_on IS NULL OR lots.expires_on IS NULL"
+    " OR lots.expires_on = EXCLUDED.expires_on"
+    f" RETURNING {_LOT_COLUMNS}"
+)
+_DEPOT = "SELECT id, code, gln FROM inventory.depots WHERE code = %(code)s"
+_DEPOT_CODE_BY_ID = "SELECT code FROM inventory.depots WHERE id = %(id)s"
+_DEPOT_CODE_BY_GLN = "SELECT code FROM inventory.depots WHERE gln = %(gln)s"
+_ITEM = (
+    "SELECT id, code, gtin, tracking_mode, shelf_life_days, inspection_interval_days,"
+    " retire_after_days FROM inventory.item_types WHERE gtin = %(gtin)s"
+)
+_BIN = (
+    "SELECT id, zone FROM inventory.locations WHERE depot_id = %(depot_id)s AND label = %(label)s"
+)
+_TEMPLATE = "SELECT code, category FROM inventory.kit_templates WHERE id = %(id)s"
+_TEMPLATE_LINES = (
+    "SELECT t.code, l.quantity, l.pacing, t.inspection_interval_days"
+    " FROM inventory.template_lines AS l JOIN inventory.item_types AS t ON t.id = l.item_type_id"
+    " WHERE l.template_id = %(id)s ORDER BY l.position"
+)
+_PENDING_LINE = (
+    "SELECT id, transfer_id, shipped FROM inventory.transfer_lines"
+    " WHERE kit_id = %(kit_id)s AND received IS false FOR UPDATE"
+)
+_TRANSFER = "SELECT id, sscc, from_depot_id, to_depot_id, state FROM inventory.transfers"
+_TRANSFER_BY_SSCC = _TRANSFER + " WHERE sscc = %(sscc)s FOR UPDATE"
+_TRANSFER_BY_ID = _TRANSFER + " WHERE id = %(id)s FOR UPDATE"
+_TRANSFER_KITS = (
+    "SELECT kit_id FROM inventory.transfer_lines WHERE transfer_id = %(id)s ORDER BY kit_id"
+)
+_WAITING_LINES = (
+    "SELECT count(*) FROM inventory.transfer_lines WHERE transfer_id = %(id)s AND received IS false"
+)
+_COUNT = (
+    "SELECT id, count_id, depot_id, zone, open FROM inventory.stock_counts WHERE count_id = %(id)s"
 )
 
 
-_LOCK_KEY = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-
-# In hash order, so two batches sharing scans cannot wait on each other in a circle.
-_LOCK_SCANS = text(
-    "SELECT pg_advisory_xact_lock(h) FROM ("
-    " SELECT DISTINCT hashtextextended('scan:' || x, 0) AS h FROM unnest(CAST(:ids AS text[])) AS x"
-    ") AS ids ORDER BY h"
-)
+@functools.cache
+def _update(table: str, names: tuple[str, ...]) -> str:
+    """UPDATE of some columns of one row by id (names come from code, never from a request)."""
+    assignments = ", ".join(f"{name} = %({name})s" for name in names)
+    return f"UPDATE inventory.{table} SET {assignments} WHERE id = %(row_id)s"
 
 
 @dataclass
 class ScanStore:
-    conn: AsyncConnection
+    """The scan path's statements on one driver connection, inside its caller's transaction."""
+
+    conn: AsyncConnection[Any]
     cache: ReferenceCache
+    # The kit locked with the unit last locked, for the kit() call that asks for it next;
+    # dropped by the next unit() and by forget_rows().
+    _locked_kits: dict[int, KitRec] = field(default_factory=dict)
+    _cursor: AsyncCursor[Any] | None = None
+
+    @property
+    def _cur(self) -> AsyncCursor[Any]:
+        if self._cursor is None:
+            self._cursor = self.conn.cursor()
+        return self._cursor
+
+    async def _all(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        cur = self._cur
+        await cur.execute(sql, params)
+        return await cur.fetchall()
+
+    async def _one(self, sql: str, params: dict[str, Any]) -> Any:
+        cur = self._cur
+        await cur.execute(sql, params)
+        return await cur.fetchone()
+
+    async def _run(self, sql: str, params: dict[str, Any]) -> None:
+        await self._cur.execute(sql, params)
+
+    def forget_rows(self) -> None:
+        """Drop rows kept between statements (a savepoint was rolled back under them)."""
+        self._locked_kits.clear()
 
     # ---------------------------------------------------------------- ledger
-    async def lock_scans(self, scan_ids: Sequence[str]) -> None:
-        """Hold other copies of these scans in line until this transaction ends."""
-        await self.conn.execute(_LOCK_SCANS, {"ids": list(scan_ids)})
+    async def claim(self, scan_ids: Sequence[str]) -> dict[str, Prior]:
+        """Hold other copies of these scans in line until this transaction ends,
+        and say what they got before, accepted or refused (one round trip)."""
+        found: dict[str, Prior] = {}
+        for scan_id, fp, result, seq, recorded_at, refusal in await self._all(
+            _CLAIM, {"ids": list(scan_ids)}
+        ):
+            if refusal is not None:
+                found.setdefault(scan_id, Prior(fp, StoredRefusal(scan_id, refusal)))
+            else:  # an accepted scan wins over a refusal of the same id
+                found[scan_id] = Prior(fp, StoredScan(scan_id, result, seq, recorded_at))
+        return found
 
     async def lock_kits(self, giais: Sequence[str]) -> None:
         """Lock a batch's kits in id order up front, so two batches cannot deadlock on them."""
         if giais:
-            await self.conn.execute(_LOCK_KITS, {"giais": sorted(set(giais))})
-
-    async def prior(self, scan_ids: Sequence[str]) -> dict[str, Prior]:
-        """What these scan_ids got before, accepted or refused."""
-        params = {"ids": list(scan_ids)}
-        found: dict[str, Prior] = {}
-        for r in await self.conn.execute(_ACCEPTED, params):
-            stored = StoredScan(r.scan_id, r.result, r.seq, r.recorded_at)
-            found[r.scan_id] = Prior(r.fingerprint, stored)
-        if len(found) < len(set(scan_ids)):
-            for refused in await self.conn.execute(_REFUSED, params):
-                answer = StoredRefusal(refused.scan_id, refused.status)
-                found[refused.scan_id] = Prior(refused.fingerprint, answer)
-        return found
+            await self._all(_LOCK_KITS, {"giais": sorted(set(giais))})
 
     async def refuse(self, scan_id: str, fingerprint: str, status: bytes) -> None:
-        await self.conn.execute(
-            _REFUSE, {"scan_id": scan_id, "fingerprint": fingerprint, "status": status}
-        )
+        await self._run(_REFUSE, {"scan_id": scan_id, "fingerprint": fingerprint, "status": status})
 
     async def record(
         self,
@@ -417,98 +459,60 @@ class ScanStore:
         fingerprint: str,
     ) -> StoredScan:
         """The ledger row and the change-feed row, in one statement."""
-        params: dict[str, Any] = {
-            "scan_id": cmd.scan_id,
-            "action": cmd.action,
-            "code": cmd.code,
-            "depot_id": depot.id,
-            "location_id": refs.location_id,
-            "kit_id": refs.kit_id,
-            "unit_id": refs.unit_id,
-            "lot_id": refs.lot_id,
-            "transfer_id": refs.transfer_id,
-            "count_id": refs.count_id,
-            "quantity": quantity,
-            "operator": cmd.operator,
-            "device": cmd.device,
-            "device_time": cmd.device_time,
-            "override_reason": cmd.override_reason,
-            "result": payload,
-            "fingerprint": fingerprint,
-        }
-        params.update({f"feed_{name}": change[name] for name in _FEED_FIELDS})
-        row = (await self.conn.execute(_RECORD, params)).one()
-        return StoredScan(cmd.scan_id, payload, row.seq, row.recorded_at)
+        params = _ledger_params(cmd, depot, refs, quantity, payload, change, fingerprint)
+        seq, recorded_at = await self._one(_RECORD, params)
+        return StoredScan(cmd.scan_id, payload, seq, recorded_at)
 
     async def last_issue(self, kit_id: int) -> tuple[str, str] | None:
-        row = (await self.conn.execute(_LAST_ISSUE, {"kit_id": kit_id})).first()
-        return (row.scan_id, row.operator) if row else None
+        row = await self._one(_LAST_ISSUE, {"kit_id": kit_id})
+        return (row[0], row[1]) if row else None
 
     # ---------------------------------------------------------------- reference data
     async def depot(self, code: str) -> DepotRef | None:
         if code not in self.cache.depots:
-            row = (await self.conn.execute(_DEPOT, {"code": code})).first()
-            if row is None or row.gln is None:
+            row = await self._one(_DEPOT, {"code": code})
+            if row is None or row[2] is None:
                 return None
-            ref = DepotRef(row.id, row.code, row.gln)
-            self.cache.depots[code] = self.cache.depots_by_id[row.id] = ref
+            ref = DepotRef(*row)
+            self.cache.depots[code] = self.cache.depots_by_id[ref.id] = ref
         return self.cache.depots[code]
 
     async def depot_by_id(self, depot_id: int) -> DepotRef:
         if depot_id not in self.cache.depots_by_id:
-            code = (
-                await self.conn.execute(select(DepotRow.code).where(DepotRow.id == depot_id))
-            ).scalar_one()
+            (code,) = await self._one(_DEPOT_CODE_BY_ID, {"id": depot_id})
             await self.depot(code)
         return self.cache.depots_by_id[depot_id]
 
     async def depot_by_gln(self, gln: str) -> DepotRef | None:
-        code = (await self.conn.execute(select(DepotRow.code).where(DepotRow.gln == gln))).scalar()
-        return await self.depot(code) if code else None
+        row = await self._one(_DEPOT_CODE_BY_GLN, {"gln": gln})
+        return await self.depot(row[0]) if row else None
 
     async def item_by_gtin(self, gtin: str) -> ItemRef | None:
         if gtin not in self.cache.items:
-            row = (await self.conn.execute(_ITEM, {"gtin": gtin})).first()
+            row = await self._one(_ITEM, {"gtin": gtin})
             if row is None:
                 return None
-            ref = ItemRef(**row._asdict())
+            ref = ItemRef(row[0], row[1], row[2], TrackingMode(row[3]), *row[4:7])
             self.cache.items[gtin] = self.cache.items_by_id[ref.id] = ref
         return self.cache.items[gtin]
 
     async def bin(self, depot_id: int, label: str) -> BinRef | None:
         key = (depot_id, label)
         if key not in self.cache.bins:
-            params = {"depot_id": depot_id, "label": label}
-            row = (await self.conn.execute(_BIN, params)).first()
+            row = await self._one(_BIN, {"depot_id": depot_id, "label": label})
             if row is None:
                 return None
-            self.cache.bins[key] = BinRef(row.id, depot_id, label, row.zone)
+            self.cache.bins[key] = BinRef(row[0], depot_id, label, row[1])
         return self.cache.bins[key]
 
     async def template(self, template_id: int) -> TemplateRef:
         if template_id not in self.cache.templates:
-            head = (
-                await self.conn.execute(
-                    select(KitTemplateRow.code, KitTemplateRow.category).where(
-                        KitTemplateRow.id == template_id
-                    )
-                )
-            ).one()
-            lines = await self.conn.execute(
-                select(
-                    ItemTypeRow.code,
-                    TemplateLineRow.quantity,
-                    TemplateLineRow.pacing,
-                    ItemTypeRow.inspection_interval_days,
-                )
-                .join(ItemTypeRow, ItemTypeRow.id == TemplateLineRow.item_type_id)
-                .where(TemplateLineRow.template_id == template_id)
-                .order_by(TemplateLineRow.position)
-            )
+            code, category = await self._one(_TEMPLATE, {"id": template_id})
+            lines = await self._all(_TEMPLATE_LINES, {"id": template_id})
             self.cache.templates[template_id] = TemplateRef(
                 template_id,
-                head.code,
-                head.category,
+                code,
+                Category(category),
                 tuple(model.TemplateLine(*line) for line in lines),
             )
         return self.cache.templates[template_id]
@@ -517,45 +521,76 @@ class ScanStore:
     async def kit(
         self, *, giai: str | None = None, kit_id: int | None = None, lock: bool = True
     ) -> KitRec | None:
-        params: dict[str, object]
+        params: dict[str, Any]
         if giai:
-            query, params = (_KIT_BY_GIAI_LOCKED if lock else _KIT_BY_GIAI), {"giai": giai}
+            sql, params = (_KIT_BY_GIAI_LOCKED if lock else _KIT_BY_GIAI), {"giai": giai}
         else:
-            query, params = (_KIT_BY_ID_LOCKED if lock else _KIT_BY_ID), {"kit_id": kit_id}
-        row = (await self.conn.execute(query, params)).first()
-        return KitRec(**row._asdict()) if row else None
+            if lock and kit_id in self._locked_kits:
+                return self._locked_kits.pop(kit_id)
+            sql, params = (_KIT_BY_ID_LOCKED if lock else _KIT_BY_ID), {"kit_id": kit_id}
+        row = await self._one(sql, params)
+        return _kit(row) if row else None
 
     async def update_kit(self, kit: KitRec, **values: Any) -> None:
-        await self.conn.execute(_UPDATE_KIT, {"row_id": kit.id, **values})
+        await self._run(_update("kits", tuple(values)), {"row_id": kit.id, **values})
         for name, value in values.items():
             setattr(kit, name, value)
 
     async def kit_contents(self, kit_id: int) -> model.KitContents:
-        units = await self.conn.execute(_KIT_UNITS, {"kit_id": kit_id})
-        lots = await self.conn.execute(_KIT_LOTS, {"kit_id": kit_id})
-        return model.KitContents(
-            tuple(model.Unit(*u) for u in units), tuple(model.Lot(*lt) for lt in lots)
-        )
+        units: list[model.Unit] = []
+        lots: list[model.Lot] = []
+        for (
+            part,
+            _,
+            code,
+            serial,
+            quantity,
+            lot_number,
+            condition,
+            expires,
+            inspected,
+            due,
+        ) in await self._all(_KIT_CONTENTS, {"kit_id": kit_id}):
+            if part == 0:
+                units.append(
+                    model.Unit(code, serial, Condition(condition), expires, inspected, due)
+                )
+            else:
+                lots.append(
+                    model.Lot(code, quantity, lot_number, expires, due, Condition(condition))
+                )
+        return model.KitContents(tuple(units), tuple(lots))
 
     async def move_kit_contents(self, kit_id: int, depot_id: int) -> None:
         """Units and lots travel with their kit."""
-        for table in (UnitRow, LotRow):
-            await self.conn.execute(
-                update(table).where(table.kit_id == kit_id).values(depot_id=depot_id)
-            )
+        await self._run(_MOVE_KIT_CONTENTS, {"kit_id": kit_id, "depot_id": depot_id})
 
     # ---------------------------------------------------------------- units and lots
-    async def unit(self, item_type_id: int, serial: str, *, lock: bool = True) -> UnitRec | None:
+    async def unit(
+        self, item_type_id: int, serial: str, *, lock: bool = True, with_kit: bool = False
+    ) -> UnitRec | None:
+        """The unit, under its lock unless `lock` is false. `with_kit` locks the kit
+        it is packed in too, in the same statement, for the kit() call that follows."""
         params = {"item_type_id": item_type_id, "serial": serial}
-        row = (await self.conn.execute(_UNIT_LOCKED if lock else _UNIT, params)).first()
-        return UnitRec(**row._asdict()) if row else None
+        self._locked_kits.clear()
+        if not with_kit:
+            row = await self._one(_UNIT_LOCKED if lock else _UNIT, params)
+            return _unit(row) if row else None
+        row = await self._one(_UNIT_AND_KIT_LOCKED, params)
+        if row is None:
+            return None
+        unit = _unit(row)
+        if row[11] is not None:
+            self._locked_kits[row[11]] = _kit(row[11:])
+        return unit
 
-    async def add_unit(self, **values: Any) -> UnitRec:
-        row = (await self.conn.execute(_ADD_UNIT, values)).one()
-        return UnitRec(**row._asdict())
+    async def add_unit(self, **values: Any) -> UnitRec | None:
+        """A new unit; None when its serial is on record already."""
+        row = await self._one(_ADD_UNIT, values)
+        return _unit(row) if row else None
 
     async def update_unit(self, unit: UnitRec, **values: Any) -> None:
-        await self.conn.execute(_UPDATE_UNIT, {"row_id": unit.id, **values})
+        await self._run(_update("units", tuple(values)), {"row_id": unit.id, **values})
         for name, value in values.items():
             setattr(unit, name, value)
 
@@ -565,98 +600,118 @@ class ScanStore:
         """The lot's stock at one place: loose at a depot (kit_id None) or in a kit."""
         params = {"item_type_id": item_type_id, "lot_number": lot_number, "depot_id": depot_id}
         if kit_id is None:
-            row = (await self.conn.execute(_LOOSE_LOT, params)).first()
+            row = await self._one(_LOOSE_LOT, params)
         else:
-            row = (await self.conn.execute(_PACKED_LOT, {**params, "kit_id": kit_id})).first()
-        return LotRec(**row._asdict()) if row else None
+            row = await self._one(_PACKED_LOT, {**params, "kit_id": kit_id})
+        return _lot(row) if row else None
 
     async def lots_at_depot(
         self, item_type_id: int, lot_number: str, depot_id: int
     ) -> list[LotRec]:
         params = {"item_type_id": item_type_id, "lot_number": lot_number, "depot_id": depot_id}
-        rows = await self.conn.execute(_LOTS_AT_DEPOT, params)
-        return [LotRec(**r._asdict()) for r in rows]
+        return [_lot(r) for r in await self._all(_LOTS_AT_DEPOT, params)]
 
-    async def lock_lot(self, item_type_id: int, lot_number: str, depot_id: int) -> None:
-        """Serialize the first receipt of a lot at a depot (its row may not exist yet)."""
-        key = f"lot:{item_type_id}:{depot_id}:{lot_number}"
-        await self.conn.execute(_LOCK_KEY, {"key": key})
+    async def receive_lot(
+        self,
+        item_type_id: int,
+        lot_number: str,
+        depot_id: int,
+        quantity: int,
+        location_id: int | None,
+        expires_on: date | None,
+    ) -> LotRec | None:
+        """Add loose stock of a lot at a depot; None (nothing added) when the
+        lot is on record there with another expiry."""
+        row = await self._one(
+            _RECEIVE_LOT,
+            {
+                "item_type_id": item_type_id,
+                "lot_number": lot_number,
+                "depot_id": depot_id,
+                "quantity": quantity,
+                "location_id": location_id,
+                "expires_on": expires_on,
+            },
+        )
+        return _lot(row) if row else None
 
     async def add_lot(self, **values: Any) -> LotRec:
-        row = (await self.conn.execute(_ADD_LOT, values)).one()
-        return LotRec(**row._asdict())
+        params = {name: values.get(name) for name in _LOT_FIELDS}
+        return _lot(await self._one(_ADD_LOT, params))
 
     async def update_lot(self, lot: LotRec, **values: Any) -> None:
-        await self.conn.execute(_UPDATE_LOT, {"row_id": lot.id, **values})
+        await self._run(_update("lots", tuple(values)), {"row_id": lot.id, **values})
         for name, value in values.items():
             setattr(lot, name, value)
 
     # ---------------------------------------------------------------- transfers and counts
     async def pending_line(self, kit_id: int) -> PendingLine | None:
-        row = (
-            await self.conn.execute(
-                select(TransferLineRow.id, TransferLineRow.transfer_id, TransferLineRow.shipped)
-                .where(TransferLineRow.kit_id == kit_id, TransferLineRow.received.is_(False))
-                .with_for_update(of=TransferLineRow)
-            )
-        ).first()
-        return PendingLine(**row._asdict()) if row else None
+        row = await self._one(_PENDING_LINE, {"kit_id": kit_id})
+        return PendingLine(*row) if row else None
 
     async def transfer(
         self, *, transfer_id: int | None = None, sscc: str | None = None
     ) -> TransferRec | None:
-        query = select(
-            TransferRow.id,
-            TransferRow.sscc,
-            TransferRow.from_depot_id,
-            TransferRow.to_depot_id,
-            TransferRow.state,
-        ).with_for_update(of=TransferRow)
-        query = (
-            query.where(TransferRow.sscc == sscc)
-            if sscc
-            else query.where(TransferRow.id == transfer_id)
-        )
-        row = (await self.conn.execute(query)).first()
-        return TransferRec(**row._asdict()) if row else None
+        if sscc:
+            row = await self._one(_TRANSFER_BY_SSCC, {"sscc": sscc})
+        else:
+            row = await self._one(_TRANSFER_BY_ID, {"id": transfer_id})
+        return TransferRec(row[0], row[1], row[2], row[3], TransferState(row[4])) if row else None
 
     async def transfer_kits(self, transfer_id: int) -> list[int]:
-        rows = await self.conn.execute(
-            select(TransferLineRow.kit_id)
-            .where(TransferLineRow.transfer_id == transfer_id)
-            .order_by(TransferLineRow.kit_id)
-        )
-        return list(rows.scalars())
+        return [r[0] for r in await self._all(_TRANSFER_KITS, {"id": transfer_id})]
 
     async def set_line(self, line_id: int, **values: Any) -> None:
-        await self.conn.execute(
-            update(TransferLineRow).where(TransferLineRow.id == line_id).values(**values)
-        )
+        await self._run(_update("transfer_lines", tuple(values)), {"row_id": line_id, **values})
 
     async def all_received(self, transfer_id: int) -> bool:
-        waiting = await self.conn.execute(
-            select(func.count())
-            .select_from(TransferLineRow)
-            .where(TransferLineRow.transfer_id == transfer_id, TransferLineRow.received.is_(False))
-        )
-        return waiting.scalar_one() == 0
+        (waiting,) = await self._one(_WAITING_LINES, {"id": transfer_id})
+        return bool(waiting == 0)
 
     async def update_transfer(self, transfer: TransferRec, **values: Any) -> None:
-        await self.conn.execute(
-            update(TransferRow).where(TransferRow.id == transfer.id).values(**values)
-        )
+        await self._run(_update("transfers", tuple(values)), {"row_id": transfer.id, **values})
         for name, value in values.items():
             setattr(transfer, name, value)
 
     async def count(self, count_id: str, *, share: bool = False) -> CountRef | None:
         """The count; `share` holds it open until this transaction ends (closing waits)."""
-        query = select(
-            CountRow.id, CountRow.count_id, CountRow.depot_id, CountRow.zone, CountRow.open
-        ).where(CountRow.count_id == count_id)
-        if share:
-            query = query.with_for_update(of=CountRow, read=True)
-        row = (await self.conn.execute(query)).first()
-        return CountRef(**row._asdict()) if row else None
+        row = await self._one(_COUNT + (" FOR SHARE" if share else ""), {"id": count_id})
+        return CountRef(*row) if row else None
 
     async def now(self) -> datetime:
-        return (await self.conn.execute(select(literal_column("now()")))).scalar_one()
+        (now,) = await self._one("SELECT now()", {})
+        assert isinstance(now, datetime)
+        return now
+
+
+def _ledger_params(
+    cmd: commands.RecordScan,
+    depot: DepotRef,
+    refs: LedgerRefs,
+    quantity: int,
+    payload: bytes,
+    change: dict[str, Any],
+    fingerprint: str,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "scan_id": cmd.scan_id,
+        "action": cmd.action,
+        "code": cmd.code,
+        "depot_id": depot.id,
+        "location_id": refs.location_id,
+        "kit_id": refs.kit_id,
+        "unit_id": refs.unit_id,
+        "lot_id": refs.lot_id,
+        "transfer_id": refs.transfer_id,
+        "count_id": refs.count_id,
+        "quantity": quantity,
+        "operator": cmd.operator,
+        "device": cmd.device,
+        "device_time": cmd.device_time,
+        "override_reason": cmd.override_reason,
+        "result": payload,
+        "fingerprint": fingerprint,
+    }
+    for name in _FEED_FIELDS:
+        params[f"feed_{name}"] = change[name]
+    return params

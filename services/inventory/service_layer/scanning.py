@@ -50,7 +50,7 @@ from services.inventory.domain.model import (
     TransferState,
 )
 from services.inventory.domain.scanning import ScanOutcome, Subject, refuse
-from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from services.inventory.service_layer.unit_of_work import ScanUnit, UnitOfWork, UnitOfWorkFactory
 
 MAX_ATTEMPTS = 3
 Encode = Callable[[commands.RecordScan, ScanOutcome], bytes]
@@ -144,13 +144,13 @@ async def record_scans(
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            async with uow_factory() as uow:
-                answers = await _record_batch(cmds, uow, today, encode, encode_refusal)
+            async with uow_factory.scans() as unit:
+                answers = await _record_batch(cmds, unit, today, encode, encode_refusal)
                 lone_refusal = len(cmds) == 1 and isinstance(answers[0], ScanRefused)
                 if lone_refusal:
-                    await uow.rollback()  # it ran without a savepoint: undo all of it
+                    await unit.rollback()  # it ran without a savepoint: undo all of it
                 else:
-                    await uow.commit()
+                    await unit.commit()
             if lone_refusal:
                 return [await _keep_refusal(cmds[0], answers[0], uow_factory, encode_refusal)]
             return answers
@@ -168,15 +168,13 @@ async def _keep_refusal(
 ) -> ScanAnswer:
     """Keep a lone scan's refusal, unless a copy was answered while it was rolled back."""
     assert isinstance(answer, ScanRefused)
-    async with uow_factory() as uow:
-        store = await uow.scan_store()
-        await store.lock_scans([cmd.scan_id])
-        prior = (await store.prior([cmd.scan_id])).get(cmd.scan_id)
+    async with uow_factory.scans() as unit:
+        prior = (await unit.store.claim([cmd.scan_id])).get(cmd.scan_id)
         if prior is not None:
             return _replay(prior, cmd)
         if _keepable(answer.error):
-            await store.refuse(cmd.scan_id, fingerprint(cmd), encode_refusal(answer.error))
-            await uow.commit()
+            await unit.store.refuse(cmd.scan_id, fingerprint(cmd), encode_refusal(answer.error))
+            await unit.commit()
     return answer
 
 
@@ -187,15 +185,13 @@ def _keepable(error: DomainError) -> bool:
 
 async def _record_batch(
     cmds: Sequence[commands.RecordScan],
-    uow: UnitOfWork,
+    unit: ScanUnit,
     today: date,
     encode: Encode,
     encode_refusal: EncodeRefusal,
 ) -> list[ScanAnswer]:
-    store = await uow.scan_store()
-    ids = [cmd.scan_id for cmd in cmds]
-    await store.lock_scans(ids)
-    prior = await store.prior(ids)
+    store = unit.store
+    prior = await store.claim([cmd.scan_id for cmd in cmds])
     isolate = len(cmds) > 1
     if isolate:
         await store.lock_kits(_kit_giais(cmd for cmd in cmds if cmd.scan_id not in prior))
@@ -204,7 +200,7 @@ async def _record_batch(
         if cmd.scan_id in prior:
             answers.append(_replay(prior[cmd.scan_id], cmd))
             continue
-        answer = await _record_one(cmd, uow, store, today, encode, isolate)
+        answer = await _record_one(cmd, unit, store, today, encode, isolate)
         if isolate and isinstance(answer, ScanRefused) and _keepable(answer.error):
             status = encode_refusal(answer.error)
             await store.refuse(cmd.scan_id, fingerprint(cmd), status)
@@ -217,14 +213,15 @@ async def _record_batch(
 
 async def _record_one(
     cmd: commands.RecordScan,
-    uow: UnitOfWork,
+    unit: ScanUnit,
     store: ScanStore,
     today: date,
     encode: Encode,
     isolate: bool,
 ) -> ScanAnswer:
+    store.forget_rows()
     try:
-        async with _isolated(uow, isolate):
+        async with _isolated(unit, isolate):
             ctx = await _context(cmd, store, today)
             applied = await _HANDLERS[cmd.action](ctx)
             for kit in ctx.touched_kits:
@@ -259,12 +256,12 @@ def _kit_giais(cmds: Iterable[commands.RecordScan]) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def _isolated(uow: UnitOfWork, isolate: bool) -> AsyncIterator[None]:
+async def _isolated(unit: ScanUnit, isolate: bool) -> AsyncIterator[None]:
     """A savepoint when other scans share the transaction; a lone scan needs none."""
     if not isolate:
         yield
         return
-    async with uow.savepoint():
+    async with unit.savepoint():
         yield
 
 
@@ -395,6 +392,8 @@ async def _reassess(ctx: _Context, kit: KitRec, *, force: bool = False) -> None:
     template = await ctx.store.template(kit.template_id)
     contents = await ctx.store.kit_contents(kit.id)
     assessment = assess(template.lines, contents, ctx.today)
+    if (assessment.state, assessment.valid_until) == (kit.state, kit.state_valid_until):
+        return  # nothing to write
     await ctx.store.update_kit(
         kit, state=assessment.state, state_valid_until=assessment.valid_until
     )
@@ -427,18 +426,23 @@ async def _kit_subject(ctx: _Context, kit: KitRec) -> Subject:
     return Subject("KIT", kit.label, depot_code=(await ctx.store.depot_by_id(kit.depot_id)).code)
 
 
-async def _unit(ctx: _Context, label: labels.UnitLabel) -> tuple[ItemRef, UnitRec | None]:
+async def _serial_item(ctx: _Context, label: labels.UnitLabel) -> ItemRef:
     item = await _item_type(ctx.store, label.gtin)
     if item.tracking_mode is not TrackingMode.SERIAL:
         raise refuse(
             "NOT_SERIAL_TRACKED",
             f"{item.code} is tracked by {item.tracking_mode.value}, not by serial",
         )
-    return item, await ctx.store.unit(item.id, label.serial)
+    return item
 
 
-async def _known_unit(ctx: _Context, label: labels.UnitLabel) -> tuple[ItemRef, UnitRec]:
-    item, unit = await _unit(ctx, label)
+async def _known_unit(
+    ctx: _Context, label: labels.UnitLabel, *, with_kit: bool = False
+) -> tuple[ItemRef, UnitRec]:
+    """The unit under its lock; `with_kit` locks the kit it is packed in in the same
+    round trip, for the _holding_kit() call that follows."""
+    item = await _serial_item(ctx, label)
+    unit = await ctx.store.unit(item.id, label.serial, with_kit=with_kit)
     if unit is None:
         raise NotFound("unit", f"{item.code} serial {label.serial}")
     scanning.not_retired(unit.serial, unit.retired_on)
@@ -523,31 +527,18 @@ def _days(base: date, days: int | None) -> date | None:
 async def _receive(ctx: _Context) -> _Applied:
     match ctx.label:
         case labels.UnitLabel() as label:
-            item, unit = await _unit(ctx, label)
+            item = await _serial_item(ctx, label)
             location_id = ctx.location.id if ctx.location else None
-            if unit is None:
-                unit = await ctx.store.add_unit(
-                    item_type_id=item.id,
-                    serial=label.serial,
-                    depot_id=ctx.depot.id,
-                    location_id=location_id,
-                    condition=Condition.SERVICEABLE,
-                    expires_on=_days(ctx.today, item.retire_after_days),
-                    next_inspection_on=_days(ctx.today, item.inspection_interval_days),
-                )
-            elif unit.condition is Condition.LOST and unit.retired_on is None:
-                held_at = (await ctx.store.depot_by_id(unit.depot_id)).code
-                scanning.at_this_depot("unit", unit.serial, held_at, ctx.depot.code)
-                await ctx.store.update_unit(
-                    unit, condition=Condition.SERVICEABLE, location_id=location_id, kit_id=None
-                )
-            else:
-                held_at = (await ctx.store.depot_by_id(unit.depot_id)).code
-                raise refuse(
-                    "ALREADY_IN_STOCK",
-                    f"unit {unit.serial} is already in stock at {held_at}",
-                    held_at=held_at,
-                )
+            added = await ctx.store.add_unit(
+                item_type_id=item.id,
+                serial=label.serial,
+                depot_id=ctx.depot.id,
+                location_id=location_id,
+                condition=Condition.SERVICEABLE,
+                expires_on=_days(ctx.today, item.retire_after_days),
+                next_inspection_on=_days(ctx.today, item.inspection_interval_days),
+            )
+            unit = added or await _receive_known(ctx, label, item, location_id)
             return _Applied(_unit_subject(item, unit, ctx.depot), LedgerRefs(unit_id=unit.id), 1)
         case labels.LotLabel() as label:
             item = await _lot_item(ctx, label)
@@ -556,33 +547,40 @@ async def _receive(ctx: _Context) -> _Applied:
                 raise InvalidArgument(
                     [FieldViolation("scan.code", f"{item.code} expires: the label needs AI (17)")]
                 )
-            await ctx.store.lock_lot(item.id, label.lot_number, ctx.depot.id)
-            lot = await ctx.store.lot(item.id, label.lot_number, ctx.depot.id, None)
-            if (
-                lot is not None
-                and label.expires_on
-                and lot.expires_on not in (None, label.expires_on)
-            ):
+            location_id = ctx.location.id if ctx.location else None
+            lot = await ctx.store.receive_lot(
+                item.id, label.lot_number, ctx.depot.id, quantity, location_id, label.expires_on
+            )
+            if lot is None:  # on record with another expiry: nothing was added
+                held = await ctx.store.lot(item.id, label.lot_number, ctx.depot.id, None)
                 raise refuse(
                     "LOT_EXPIRY_MISMATCH",
-                    f"lot {label.lot_number} is on record expiring {lot.expires_on}, "
-                    f"this label says {label.expires_on}",
+                    f"lot {label.lot_number} is on record expiring "
+                    f"{held.expires_on if held else '?'}, this label says {label.expires_on}",
                 )
-            if lot is None:
-                lot = await ctx.store.add_lot(
-                    item_type_id=item.id,
-                    lot_number=label.lot_number,
-                    quantity=quantity,
-                    depot_id=ctx.depot.id,
-                    location_id=ctx.location.id if ctx.location else None,
-                    condition=Condition.SERVICEABLE,
-                    expires_on=label.expires_on,
-                )
-            else:
-                await ctx.store.update_lot(lot, quantity=lot.quantity + quantity)
             subject = _lot_subject(item, label, ctx.depot)
             return _Applied(subject, LedgerRefs(lot_id=lot.id), quantity)
     raise _wrong_label(ctx, "unit", "lot")
+
+
+async def _receive_known(
+    ctx: _Context, label: labels.UnitLabel, item: ItemRef, location_id: int | None
+) -> UnitRec:
+    """A serial on record comes back into stock only if it was lost."""
+    unit = await ctx.store.unit(item.id, label.serial)
+    assert unit is not None  # add_unit added nothing: the serial is on record
+    held_at = (await ctx.store.depot_by_id(unit.depot_id)).code
+    if unit.condition is not Condition.LOST or unit.retired_on is not None:
+        raise refuse(
+            "ALREADY_IN_STOCK",
+            f"unit {unit.serial} is already in stock at {held_at}",
+            held_at=held_at,
+        )
+    scanning.at_this_depot("unit", unit.serial, held_at, ctx.depot.code)
+    await ctx.store.update_unit(
+        unit, condition=Condition.SERVICEABLE, location_id=location_id, kit_id=None
+    )
+    return unit
 
 
 async def _putaway(ctx: _Context) -> _Applied:
@@ -671,7 +669,7 @@ async def _move_lot(ctx: _Context, source: LotRec, quantity: int, *, kit: KitRec
 async def _unpack(ctx: _Context) -> _Applied:
     match ctx.label:
         case labels.UnitLabel() as label:
-            item, unit = await _known_unit(ctx, label)
+            item, unit = await _known_unit(ctx, label, with_kit=True)
             if unit.kit_id is None:
                 raise refuse("NOT_IN_KIT", f"unit {unit.serial} is not in a kit")
             kit = await _kit(ctx, kit_id=unit.kit_id)
@@ -846,7 +844,7 @@ async def _count(ctx: _Context) -> _Applied:
 async def _inspect(ctx: _Context, passed: bool) -> _Applied:
     match ctx.label:
         case labels.UnitLabel() as label:
-            item, unit = await _known_unit(ctx, label)
+            item, unit = await _known_unit(ctx, label, with_kit=True)
             kit = await _holding_kit(ctx, unit.kit_id)
             await _inspect_unit(ctx, item, unit, passed)
             if kit is not None:
@@ -923,7 +921,7 @@ async def _retire(ctx: _Context) -> _Applied:
             await ctx.store.update_kit(kit, state=KitState.RETIRED)
             return _Applied(await _kit_subject(ctx, kit), LedgerRefs(kit_id=kit.id), 1, kit=kit)
         case labels.UnitLabel() as label:
-            item, unit = await _known_unit(ctx, label)
+            item, unit = await _known_unit(ctx, label, with_kit=True)
             held_in = await _holding_kit(ctx, unit.kit_id)
             await ctx.store.update_unit(unit, retired_on=ctx.today, kit_id=None, location_id=None)
             if held_in is not None:
