@@ -1,0 +1,96 @@
+"""Builds and runs the gateway: the gRPC ReadinessService and the HTTP side on one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiohttp import web
+from muster.gateway.v1 import gateway_service_pb2 as pb
+from muster.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+
+from services.common.clock import Today, province_today
+from services.common.logging import configure_logging
+from services.common.server import RunningServer, serve_until_signalled, start_server
+from services.gateway.adapters.config_file import read_config
+from services.gateway.adapters.inventory_source import InventorySource
+from services.gateway.adapters.routing_source import RoutingSource
+from services.gateway.api.http import build_app
+from services.gateway.api.reports import ReportCache
+from services.gateway.api.servicer import ReadinessServicer
+from services.gateway.service_layer.keeper import KeeperTimings, ReadinessKeeper
+from services.gateway.settings import GatewaySettings
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ReadinessService"].full_name
+
+
+@dataclass
+class RunningGateway:
+    grpc: RunningServer
+    http_port: int
+    keeper: ReadinessKeeper
+
+    @property
+    def address(self) -> str:
+        return self.grpc.address
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        await self.grpc.stop(grace_s)
+
+
+async def _start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    return runner, bound
+
+
+async def start(
+    settings: GatewaySettings, today: Today = province_today, timings: KeeperTimings | None = None
+) -> RunningGateway:
+    inventory = InventorySource(settings.inventory_address)
+    routing = RoutingSource(settings.routing_address)
+    keeper = ReadinessKeeper(
+        inventory,
+        routing,
+        read_config(settings.readiness_config),
+        today,
+        timings or KeeperTimings(estimates_interval_s=settings.estimates_interval_s),
+    )
+    await keeper.start()
+    reports = ReportCache(keeper)
+    servicer = ReadinessServicer(reports)
+
+    async def loaded() -> bool:
+        return keeper.ready
+
+    running = await start_server(
+        host=settings.host,
+        port=settings.port,
+        service_names=[SERVICE_NAME],
+        register=lambda server: pb_grpc.add_ReadinessServiceServicer_to_server(servicer, server),
+        health_check=loaded,
+        health_interval_s=settings.health_interval_s,
+    )
+    runner, http_port = await _start_http(
+        build_app(reports), settings.http_host, settings.http_port
+    )
+    running.on_stop[:0] = [keeper.stop, runner.cleanup]
+    running.on_stop += [inventory.close, routing.close]
+    return RunningGateway(running, http_port, keeper)
+
+
+async def _main() -> None:
+    running = await start(GatewaySettings.from_env())
+    await serve_until_signalled(running.grpc)
+
+
+def main() -> None:
+    configure_logging()
+    asyncio.run(_main())

@@ -1,0 +1,42 @@
+"""The gateway's settings: where it listens (gRPC and HTTP) and where inventory and routing are."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.common.settings import Env
+from services.gateway.adapters.config_file import DEFAULT_PATH
+
+DEFAULT_PORT = 50053
+DEFAULT_HTTP_PORT = 8080
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    inventory_address: str = "127.0.0.1:50051"
+    routing_address: str = "127.0.0.1:50052"
+    host: str = "127.0.0.1"
+    port: int = 0
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    readiness_config: Path = DEFAULT_PATH
+    health_interval_s: float = 2.0
+    estimates_interval_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
+        env = Env("gateway", os.environ if environ is None else environ)
+        return cls(
+            inventory_address=env.get("INVENTORY_ADDRESS", cls.inventory_address) or "",
+            routing_address=env.get("ROUTING_ADDRESS", cls.routing_address) or "",
+            host=env.get("HOST", "127.0.0.1") or "127.0.0.1",
+            port=env.integer("PORT", DEFAULT_PORT),
+            http_host=env.get("HTTP_HOST", "127.0.0.1") or "127.0.0.1",
+            http_port=env.integer("HTTP_PORT", DEFAULT_HTTP_PORT),
+            readiness_config=Path(env.get("READINESS_CONFIG", str(DEFAULT_PATH)) or DEFAULT_PATH),
+            health_interval_s=env.number("HEALTH_INTERVAL_S", 2.0),
+            estimates_interval_s=env.number("ESTIMATES_INTERVAL_S", 60.0),
+        )
