@@ -59,7 +59,12 @@ def database_url(pg: PgServer) -> str:
 @pytest.fixture(scope="session")
 def seeded_url(pg: PgServer) -> str:
     """A separate migrated database holding the Jilin seed."""
-    url = pg.new_database("muster_seeded")
+    return seeded_database(pg, "muster_seeded")
+
+
+def seeded_database(pg: PgServer, prefix: str) -> str:
+    """A new migrated database holding the Jilin seed, for tests that change it."""
+    url = pg.new_database(prefix)
     upgrade_all(url)
 
     async def load() -> None:

@@ -1,4 +1,10 @@
-"""`muster plan`: ask routing for a delivery plan and show it as tables (or JSON)."""
+"""`muster plan`: ask routing for a delivery plan, show it as tables (or JSON), commit it.
+
+muster plan --demand songyuan:WATER-FLOOD:4:12 --demand baicheng:WATER-FLOOD:2:8
+muster plan --file request.json --json plan.json --commit
+muster plan --list                 # stored plans, newest first
+muster plan --show PLAN_ID [--commit]
+"""
 
 from __future__ import annotations
 
@@ -38,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser, default_address: str) -> None
     parser.add_argument("--winter", action="store_true")
     parser.add_argument("--budget", type=float, default=5.0, help="solver seconds")
     parser.add_argument("--json", type=Path, help="also write the plan as JSON here")
+    parser.add_argument(
+        "--commit", action="store_true", help="open the plan's transfers in inventory"
+    )
+    parser.add_argument("--show", metavar="PLAN_ID", help="a stored plan instead of a new one")
+    parser.add_argument("--list", action="store_true", help="stored plans, newest first")
     parser.add_argument("--address", default=default_address)
 
 
@@ -79,20 +90,44 @@ def _legs(delivery: pb.KitDelivery) -> str:
     )
 
 
-def show(plan: pb.PlanDeliveryResponse, console: Console) -> None:
+def show(plan: pb.Plan, console: Console) -> None:
+    state = pb.Plan.State.Name(plan.state).removeprefix("STATE_").lower()
     console.print(
-        f"[bold]plan[/] {plan.status}: {len(plan.deliveries)} kits on time, "
-        f"{len(plan.unmet)} not; {plan.options_considered} options, solved in "
-        f"{plan.solve_seconds:.2f} s; cost {plan.total_cost:,.0f}"
+        f"[bold]plan {plan.plan_id}[/] ({state}) {plan.status}: "
+        f"[green]{len(plan.deliveries)} kits on time[/], "
+        f"{'[red]' if plan.unmet else ''}{len(plan.unmet)} not{'[/]' if plan.unmet else ''}; "
+        f"{plan.options_considered} options, solved in {plan.solve_seconds:.2f} s; "
+        f"cost {plan.total_cost:,.0f}"
     )
     table = Table(title="kits by source", title_justify="left")
-    for column in ("demand", "kit", "from", "legs", "arrives"):
+    for column in ("demand", "kit", "from", "legs", "arrives", "taken in at"):
         table.add_column(column, overflow="fold")
-    for d in sorted(plan.deliveries, key=lambda d: (d.demand_id, d.slot)):
+    for d in sorted(plan.deliveries, key=lambda d: (d.source_depot, d.demand_id, d.slot)):
         table.add_row(
-            f"{d.demand_id} #{d.slot}", d.kit_label, d.source_depot, _legs(d), _local(d.arrive)
+            f"{d.demand_id} #{d.slot}",
+            d.kit_label,
+            d.source_depot,
+            _legs(d),
+            _local(d.arrive),
+            d.receiving_depot,
         )
     console.print(table)
+    _arrivals(plan, console)
+    if plan.truck_routes:
+        trucks = Table(title="own trucks", title_justify="left")
+        for column in ("truck", "leaves", "stops", "back", "km"):
+            trucks.add_column(column, overflow="fold")
+        for r in plan.truck_routes:
+            stops = "; ".join(
+                f"{s.place} {_local(s.arrive)}"
+                + (f" load {len(s.load)}" if s.load else "")
+                + (f" unload {len(s.unload)}" if s.unload else "")
+                for s in r.stops
+            )
+            trucks.add_row(
+                r.vehicle_id, _local(r.leave), stops, _local(r.back), f"{r.distance_km:,.0f}"
+            )
+        console.print(trucks)
     if plan.unmet:
         unmet = Table(title="not met by the deadline", title_justify="left")
         for column in ("demand", "reason", "if sent anyway"):
@@ -103,14 +138,75 @@ def show(plan: pb.PlanDeliveryResponse, console: Console) -> None:
             )
             unmet.add_row(f"{u.demand_id} #{u.slot}", f"[red]{u.reason}[/]", late)
         console.print(unmet)
+    if plan.transfers:
+        opened = Table(title="transfers opened in inventory", title_justify="left")
+        for column in ("SSCC", "from", "to", "kits"):
+            opened.add_column(column, overflow="fold")
+        for t in plan.transfers:
+            opened.add_row(t.sscc, t.from_depot, t.to_depot, ", ".join(t.kit_labels))
+        console.print(opened)
+
+
+def _arrivals(plan: pb.Plan, console: Console) -> None:
+    """Per demand: kits asked, on time, the last arrival, the deadline."""
+    table = Table(title="arrival per destination", title_justify="left")
+    for column in ("demand", "destination", "kits", "on time", "all there by", "deadline"):
+        table.add_column(column)
+    for d in plan.request.demands:
+        mine = [x for x in plan.deliveries if x.demand_id == d.demand_id]
+        late = [u for u in plan.unmet if u.demand_id == d.demand_id]
+        arrivals = [x.arrive.ToDatetime() for x in mine] + [
+            u.late.arrive.ToDatetime() for u in late if u.late.kit_label
+        ]
+        last = max(arrivals).replace(tzinfo=UTC) if len(arrivals) == d.count else None
+        colour = "green" if len(mine) == d.count else "red"
+        table.add_row(
+            d.demand_id,
+            d.destination.city or d.destination.name or "location",
+            str(d.count),
+            f"[{colour}]{len(mine)}[/]",
+            last.astimezone(PROVINCE_TZ).strftime("%a %H:%M") if last else "never",
+            _local(d.deadline),
+        )
+    console.print(table)
+
+
+def _list(stub: pb_grpc.RoutingServiceStub, console: Console) -> None:
+    answer = stub.ListPlans(pb.ListPlansRequest(page_size=20), timeout=DEADLINE_S)
+    table = Table(title="plans, newest first", title_justify="left")
+    for column in ("plan", "made", "state", "on time", "unmet", "destinations"):
+        table.add_column(column)
+    for p in answer.plans:
+        table.add_row(
+            p.plan_id,
+            _local(p.create_time),
+            pb.Plan.State.Name(p.state).removeprefix("STATE_").lower(),
+            str(p.kits_on_time),
+            f"[red]{p.kits_unmet}[/]" if p.kits_unmet else "0",
+            ", ".join(p.destinations),
+        )
+    console.print(table)
 
 
 def command(args: argparse.Namespace, console: Console) -> int:
-    request = request_from(args)
     with grpc.insecure_channel(args.address) as channel:
-        plan = pb_grpc.RoutingServiceStub(channel).PlanDelivery(request, timeout=DEADLINE_S)
+        stub = pb_grpc.RoutingServiceStub(channel)
+        if args.list:
+            _list(stub, console)
+            return 0
+        if args.show:
+            plan = stub.GetPlan(pb.GetPlanRequest(plan_id=args.show), timeout=DEADLINE_S).plan
+        else:
+            request = request_from(args)
+            plan = stub.PlanDelivery(request, timeout=DEADLINE_S).plan
+        if args.commit:
+            plan = stub.CommitPlan(
+                pb.CommitPlanRequest(plan_id=plan.plan_id), timeout=DEADLINE_S
+            ).plan
     show(plan, console)
     if args.json:
         args.json.write_text(json.dumps(json_format.MessageToDict(plan), indent=2))
         console.print(f"plan written to {args.json}")
+    if not args.commit and plan.state == pb.Plan.STATE_DRAFT:
+        console.print(f"commit it with: muster plan --show {plan.plan_id} --commit")
     return 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
@@ -21,12 +23,30 @@ DEFAULT_PORT = 50052
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RoutingService"].full_name
 
 
-async def start(settings: ServerSettings, inventory_address: str) -> RunningServer:
+def _warm() -> None:
+    """Import the solvers in a worker process, so the first plan does not wait for it."""
+    import services.routing.service_layer.planning  # noqa: F401
+
+
+async def start(
+    settings: ServerSettings,
+    inventory_address: str,
+    solver_processes: int = 2,
+    *,
+    warm: bool = False,
+) -> RunningServer:
     engine = async_engine(settings.database_url, settings.db_pool_size)
     reference = parse(read_network())
     inventory = InventoryClient(inventory_address)
+    # spawn, not fork: a forked child of a process running gRPC threads aborts.
+    solver = ProcessPoolExecutor(
+        max_workers=solver_processes, mp_context=multiprocessing.get_context("spawn")
+    )
+    if warm:
+        for _ in range(solver_processes):
+            solver.submit(_warm)
     servicer = RoutingServicer(
-        UnitOfWorkFactory(engine), inventory, reference.cities, reference.roads
+        UnitOfWorkFactory(engine), inventory, reference.cities, reference.roads, solver
     )
     running = await start_server(
         host=settings.host,
@@ -38,12 +58,20 @@ async def start(settings: ServerSettings, inventory_address: str) -> RunningServ
     )
     running.on_stop.append(engine.dispose)
     running.on_stop.append(inventory.close)
+
+    async def stop_solver() -> None:
+        solver.shutdown(wait=False, cancel_futures=True)
+
+    running.on_stop.append(stop_solver)
     return running
 
 
 async def _main() -> None:
-    inventory = Env("routing", os.environ).get("INVENTORY_ADDRESS", "127.0.0.1:50051")
-    running = await start(ServerSettings.from_env("routing", DEFAULT_PORT), inventory or "")
+    env = Env("routing", os.environ)
+    inventory = env.get("INVENTORY_ADDRESS", "127.0.0.1:50051")
+    processes = int(env.get("SOLVER_PROCESSES", "2") or "2")
+    settings = ServerSettings.from_env("routing", DEFAULT_PORT)
+    running = await start(settings, inventory or "", processes, warm=True)
     await serve_until_signalled(running)
 
 

@@ -44,6 +44,10 @@ async def stubs(
     await inventory.stop(0)
 
 
+async def _plan(routing: pb_grpc.RoutingServiceStub, request: pb.PlanDeliveryRequest) -> pb.Plan:
+    return (await routing.PlanDelivery(request)).plan
+
+
 def _demand(
     demand_id: str, city: str, count: int, hours: float, priority: int = 1
 ) -> pb.DemandSpec:
@@ -60,12 +64,13 @@ def _demand(
 
 async def test_a_flood_in_two_cities_is_planned_from_kits_ready_at_their_sources(stubs) -> None:
     routing, inventory = stubs
-    plan = await routing.PlanDelivery(
+    plan = await _plan(
+        routing,
         pb.PlanDeliveryRequest(
             demands=[_demand("songyuan", "songyuan", 4, 12), _demand("baicheng", "baicheng", 2, 8)],
             winter=True,
             time_budget_s=3,
-        )
+        ),
     )
     assert plan.status in ("OPTIMAL", "FEASIBLE")
     assert plan.deliveries, "nothing was planned"
@@ -80,8 +85,9 @@ async def test_a_flood_in_two_cities_is_planned_from_kits_ready_at_their_sources
 
 async def test_an_impossible_deadline_is_reported_with_its_reason(stubs) -> None:
     routing, _ = stubs
-    plan = await routing.PlanDelivery(
-        pb.PlanDeliveryRequest(demands=[_demand("now", "changbaishan", 1, 0.25)], time_budget_s=2)
+    plan = await _plan(
+        routing,
+        pb.PlanDeliveryRequest(demands=[_demand("now", "changbaishan", 1, 0.25)], time_budget_s=2),
     )
     assert [u.reason for u in plan.unmet] == ["TOO_FAR"]
     assert plan.unmet[0].late.kit_label  # it still goes, late, and the plan says when
@@ -121,7 +127,7 @@ async def test_where_road_is_too_slow_a_kit_flies(stubs) -> None:
     demand.deadline.FromDatetime(start + timedelta(hours=9))
     request = pb.PlanDeliveryRequest(demands=[demand], winter=True, time_budget_s=3)
     request.start_time.FromDatetime(start)
-    plan = await routing.PlanDelivery(request)
+    plan = await _plan(routing, request)
     flown = [d for d in plan.deliveries if any(leg.mode == pb.MODE_AIR for leg in d.legs)]
     assert flown, [
         (d.source_depot, [pb.Mode.Name(x.mode) for x in d.legs]) for d in plan.deliveries
@@ -132,7 +138,7 @@ async def test_where_road_is_too_slow_a_kit_flies(stubs) -> None:
     road_only.CopyFrom(request)
     road_only.ClearField("modes")
     road_only.modes.extend([pb.MODE_OWN_TRUCK, pb.MODE_PARTNER_TRUCK])
-    by_road = await routing.PlanDelivery(road_only)
+    by_road = await _plan(routing, road_only)
     assert len(by_road.deliveries) < len(plan.deliveries)  # road alone serves fewer in time
 
 

@@ -1,12 +1,29 @@
-"""ORM rows for the routing schema: the transport network (plans come later)."""
+"""ORM rows for the routing schema: the transport network and the plans made over it."""
 
 from __future__ import annotations
 
-from sqlalchemy import Enum, Float, Integer, MetaData, String, Time, UniqueConstraint
-from sqlalchemy.dialects.postgresql import ARRAY
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Time,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.routing.domain.network import HubKind, Mode
+from services.routing.domain.plans import PlanState
 
 SCHEMA = "routing"
 
@@ -83,3 +100,51 @@ class VehicleRow(Base):
     volume_m3: Mapped[float] = mapped_column(Float)
     speed_kmh: Mapped[float] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class PlanRow(Base):
+    """A plan as made: its rendering (JSON), and columns for listing it."""
+
+    __tablename__ = "plans"
+    __table_args__ = (Index("ix_plans_created_at_plan_id", "created_at", "plan_id"),)
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(32))
+    state: Mapped[PlanState] = mapped_column(_enum(PlanState, "plan_state"))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    destinations: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    kits_on_time: Mapped[int] = mapped_column(Integer)
+    kits_unmet: Mapped[int] = mapped_column(Integer)
+    committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PlanKitRow(Base):
+    """A kit the plan sends: from where, and which depot takes it in on commit."""
+
+    __tablename__ = "plan_kits"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("plans.plan_id", ondelete="CASCADE"), primary_key=True
+    )
+    kit_label: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_depot: Mapped[str] = mapped_column(String(64))
+    receiving_depot: Mapped[str] = mapped_column(String(64))
+    demand_id: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[int] = mapped_column(Integer)
+
+
+class PlanTransferRow(Base):
+    """A transfer the plan's commit opened in inventory, under its idempotency key."""
+
+    __tablename__ = "plan_transfers"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("plans.plan_id", ondelete="CASCADE"), primary_key=True
+    )
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    from_depot: Mapped[str] = mapped_column(String(64))
+    to_depot: Mapped[str] = mapped_column(String(64))
+    kit_labels: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    sscc: Mapped[str] = mapped_column(String(18))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, time
 
+from google.protobuf import json_format
 from muster.routing.v1 import routing_service_pb2 as pb
 
 from services.common import convert as c
@@ -18,6 +20,8 @@ from services.routing.domain.network import (
     ScheduledService,
     Vehicle,
 )
+from services.routing.domain.plans import PlanState, StoredPlan
+from services.routing.domain.truck_routes import TruckRoute
 from services.routing.service_layer.estimates import Estimate
 from services.routing.service_layer.planning import Plan, PlanInput
 
@@ -152,9 +156,16 @@ MAX_KITS_PER_DEMAND = 100
 
 
 def to_plan(
-    r: pb.PlanDeliveryRequest, cities: dict[str, Place], now: datetime, max_budget_s: float
-) -> tuple[PlanInput, dict[str, Place]]:
-    """The planner's input (without stock); destinations resolved to places."""
+    r: pb.PlanDeliveryRequest,
+    cities: dict[str, Place],
+    depots: dict[str, Place],
+    now: datetime,
+    max_budget_s: float,
+) -> tuple[PlanInput, dict[str, Place], dict[str, str]]:
+    """The planner's input (without stock); destinations resolved to places.
+
+    Also the receiving depots the request names, by demand id.
+    """
     v = Violations()
     if not r.demands:
         v.add("demands", "name at least one demand")
@@ -166,6 +177,7 @@ def to_plan(
         else now
     )
     places: dict[str, Place] = {}
+    receiving: dict[str, str] = {}
     demands = []
     seen: set[str] = set()
     for i, d in enumerate(r.demands):
@@ -177,6 +189,13 @@ def to_plan(
         place = _destination(v, f"{path}.destination", d.destination, cities, demand_id)
         if place is not None:
             places[place.code] = place
+        if d.destination.receiving_depot:
+            if d.destination.receiving_depot not in depots:
+                v.add(
+                    f"{path}.destination.receiving_depot",
+                    f"no depot {d.destination.receiving_depot!r} in inventory",
+                )
+            receiving[demand_id] = d.destination.receiving_depot
         count = c.whole(v, f"{path}.count", d.count, minimum=1)
         if count > MAX_KITS_PER_DEMAND:
             v.add(f"{path}.count", f"at most {MAX_KITS_PER_DEMAND} kits a demand")
@@ -214,7 +233,7 @@ def to_plan(
         modes=modes,
         time_limit_s=min(budget, max_budget_s),
     )
-    return plan_input, places
+    return plan_input, places, receiving
 
 
 def _destination(
@@ -248,7 +267,7 @@ def _leg(leg: Leg) -> pb.PlannedLeg:
     return out
 
 
-def _delivery(option: Option) -> pb.KitDelivery:
+def _delivery(option: Option, receiving: dict[str, str]) -> pb.KitDelivery:
     out = pb.KitDelivery(
         demand_id=option.slot.demand.demand_id,
         slot=option.slot.index + 1,
@@ -257,31 +276,109 @@ def _delivery(option: Option) -> pb.KitDelivery:
         legs=[_leg(leg) for leg in option.itinerary.legs],
         on_time=option.on_time,
         cost=option.itinerary.cost,
+        receiving_depot=receiving.get(option.slot.demand.demand_id, ""),
     )
     out.arrive.FromDatetime(option.itinerary.arrive)
     return out
 
 
-def plan_response(found: Plan) -> pb.PlanDeliveryResponse:
+def _truck_route(route: TruckRoute) -> pb.TruckRoute:
+    out = pb.TruckRoute(
+        vehicle_id=route.vehicle_id,
+        depot_code=route.depot_code,
+        distance_km=route.distance_km,
+    )
+    out.leave.FromDatetime(route.leave)
+    out.back.FromDatetime(route.back)
+    for stop in route.stops:
+        s = out.stops.add(place=stop.place, load=stop.load, unload=stop.unload)
+        s.arrive.FromDatetime(stop.arrive)
+        s.depart.FromDatetime(stop.depart)
+    return out
+
+
+def plan(
+    found: Plan,
+    plan_id: uuid.UUID,
+    created: datetime,
+    request: pb.PlanDeliveryRequest,
+    receiving: dict[str, str],
+) -> pb.Plan:
+    """A plan just made, as a draft."""
     result = found.result
-    deliveries = [_delivery(chosen.option) for chosen in result.chosen]
+    deliveries = [_delivery(chosen.option, receiving) for chosen in result.chosen]
     unmet = [
         pb.UnmetDemand(
             demand_id=u.slot.demand.demand_id,
             slot=u.slot.index + 1,
             reason=u.reason.value,
-            late=_delivery(u.late) if u.late else None,
+            late=_delivery(u.late, receiving) if u.late else None,
         )
         for u in result.unmet
     ]
-    return pb.PlanDeliveryResponse(
+    out = pb.Plan(
+        plan_id=str(plan_id),
+        state=pb.Plan.STATE_DRAFT,
         status=result.status,
         deliveries=deliveries,
         unmet=unmet,
-        total_cost=sum(d.cost for d in deliveries),
+        truck_routes=[_truck_route(r) for r in found.trucks.routes],
+        total_cost=round(sum(d.cost for d in deliveries) + sum(u.late.cost for u in unmet), 2),
         options_considered=found.options_considered,
         solve_seconds=result.wall_seconds,
+        request=request,
     )
+    out.create_time.FromDatetime(created)
+    return out
+
+
+def document(message: pb.Plan) -> dict[str, object]:
+    """The plan as stored: protobuf's JSON mapping."""
+    return json_format.MessageToDict(message)
+
+
+PLAN_STATE = {
+    PlanState.DRAFT: pb.Plan.STATE_DRAFT,
+    PlanState.PARTIALLY_COMMITTED: pb.Plan.STATE_PARTIALLY_COMMITTED,
+    PlanState.COMMITTED: pb.Plan.STATE_COMMITTED,
+}
+
+
+def stored_plan(stored: StoredPlan) -> pb.Plan:
+    """A stored plan as made, with its commit's state and transfers as they are now."""
+    out = json_format.ParseDict(dict(stored.document), pb.Plan(), ignore_unknown_fields=True)
+    out.state = PLAN_STATE[stored.state]
+    del out.transfers[:]
+    for t in stored.transfers:
+        out.transfers.add(
+            from_depot=t.from_depot, to_depot=t.to_depot, kit_labels=t.kit_labels, sscc=t.sscc
+        )
+    if stored.committed_at is not None:
+        out.commit_time.FromDatetime(stored.committed_at)
+    return out
+
+
+def plan_summary(stored: StoredPlan) -> pb.PlanSummary:
+    out = pb.PlanSummary(
+        plan_id=str(stored.plan_id),
+        state=PLAN_STATE[stored.state],
+        status=stored.status,
+        kits_on_time=stored.kits_on_time,
+        kits_unmet=stored.kits_unmet,
+        destinations=stored.destinations,
+    )
+    out.create_time.FromDatetime(stored.created_at)
+    return out
+
+
+def plan_id(value: str) -> uuid.UUID:
+    v = Violations()
+    try:
+        found = uuid.UUID(value)
+    except ValueError:
+        v.add("plan_id", f"{value!r} is not a plan id (a UUID that PlanDelivery gave out)")
+    v.raise_if_any()
+    return found
 
 
 def estimate(e: Estimate, now: datetime) -> pb.DeliveryEstimate:

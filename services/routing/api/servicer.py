@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
@@ -20,7 +22,7 @@ from services.routing.api import mappers
 from services.routing.domain.assignment import ReadyKit
 from services.routing.domain.network import Network, Place
 from services.routing.domain.travel import TravelTimes
-from services.routing.service_layer import estimates, network, planning
+from services.routing.service_layer import estimates, network, planning, plans
 from services.routing.service_layer.estimates import EstimateRequest
 from services.routing.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -34,12 +36,15 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         inventory: InventoryClient,
         cities: dict[str, Place],
         travel: TravelTimes,
+        solver: Executor,
         max_solve_s: float = 30.0,
     ) -> None:
         self._uow = uow
         self._inventory = inventory
         self._cities = cities
         self._travel = travel
+        # OR-Tools' routing search holds the GIL: plans are solved in worker processes.
+        self._solver = solver
         self._max_solve_s = max_solve_s
 
     async def _read(self, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
@@ -109,12 +114,53 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         self, request: pb.PlanDeliveryRequest, context: grpc.aio.ServicerContext
     ) -> pb.PlanDeliveryResponse:
         now = datetime.now(PROVINCE_TZ)
-        asked, destinations = mappers.to_plan(request, self._cities, now, self._max_solve_s)
         net, depots, kits = await self._stock()
-        plan_input = replace(asked, places={**depots, **destinations}, kits=tuple(kits))
-        # The solver is CPU-bound: off the event loop, within its time limit.
-        found = await asyncio.to_thread(planning.plan, plan_input, net, self._travel)
-        return mappers.plan_response(found)
+        asked, destinations, named = mappers.to_plan(
+            request, self._cities, depots, now, self._max_solve_s
+        )
+        places = {**depots, **destinations}
+        plan_input = replace(asked, places=places, kits=tuple(kits))
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            self._solver, planning.plan, plan_input, net, self._travel
+        )
+        plan_id = uuid.uuid4()
+        receiving = plans.receiving_depots(asked.demands, places, depots, named)
+        message = mappers.plan(found, plan_id, now, request, receiving)
+        stored = plans.to_store(
+            found, plan_id, now, asked.demands, receiving, mappers.document(message)
+        )
+        async with self._uow() as uow:
+            await plans.save_plan(stored, uow)
+        return pb.PlanDeliveryResponse(plan=message)
+
+    async def GetPlan(
+        self, request: pb.GetPlanRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPlanResponse:
+        plan_id = mappers.plan_id(request.plan_id)
+        found = await self._read(lambda uow: plans.get_plan(plan_id, uow))
+        return pb.GetPlanResponse(plan=mappers.stored_plan(found))
+
+    async def ListPlans(
+        self, request: pb.ListPlansRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPlansResponse:
+        v = Violations()
+        page = convert.page(v, request.page_size, request.page_token, "plans")
+        v.raise_if_any()
+        found = await self._read(lambda uow: plans.list_plans(page, uow))
+        return pb.ListPlansResponse(
+            plans=[mappers.plan_summary(p) for p in found.items],
+            next_page_token=convert.page_token(found.next_key, "plans"),
+        )
+
+    async def CommitPlan(
+        self, request: pb.CommitPlanRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CommitPlanResponse:
+        plan_id = mappers.plan_id(request.plan_id)
+        committed = await plans.commit_plan(
+            plan_id, self._inventory, self._uow, lambda: datetime.now(PROVINCE_TZ)
+        )
+        return pb.CommitPlanResponse(plan=mappers.stored_plan(committed))
 
     async def EstimateDeliveryTimes(
         self, request: pb.EstimateDeliveryTimesRequest, context: grpc.aio.ServicerContext

@@ -37,6 +37,7 @@ class ReadyKit:
     depot_code: str
     weight_kg: float
     heaviest_piece_kg: float
+    volume_m3: float = 0.0
 
 
 @dataclass(frozen=True)

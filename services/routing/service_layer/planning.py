@@ -1,28 +1,48 @@
-"""Planning a delivery: candidate itineraries for every ready kit, then the assignment.
+"""Planning a delivery: candidate itineraries for every ready kit, the assignment, the trucks.
 
-Pure computation over values (the network, the ready stock, the demands): it
-runs in a worker thread, never on the server's event loop, and always within
-a time limit.
+Three stages over values (the network, the ready stock, the demands): the
+itinerary builder lists every way each ready kit could travel; CP-SAT chooses
+sources and itineraries; OR-Tools routing then builds the corps' own trucks'
+routes for the chosen own-truck legs, re-timing each of those legs as its
+truck drives it. A kit no truck can carry in time becomes an unmet demand
+(NO_CAPACITY), never a silent drop. It runs in a worker process, never on the
+server's event loop, and always within its time limit.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from services.routing.adapters import assignment_solver
+from services.routing.adapters import assignment_solver, vrp_solver
+from services.routing.domain import truck_routes
 from services.routing.domain.assignment import (
     AssignmentResult,
+    Chosen,
     Demand,
     Limits,
     Option,
     ReadyKit,
+    Unmet,
+    UnmetReason,
     slots_of,
 )
 from services.routing.domain.itineraries import Itinerary, ItineraryBuilder, Shipment
 from services.routing.domain.network import Mode, Network, Place
 from services.routing.domain.travel import TravelTimes
+from services.routing.domain.truck_routes import TruckPlan
+from services.routing.domain.vrp import SolveStatus
+
+# The assignment's share of the time budget; the trucks' routes get the rest.
+ASSIGNMENT_SHARE = 0.7
+MIN_ROUTING_S = 0.5
+# Pickup-and-delivery problems start best from parallel cheapest insertion; a
+# plan's truck problem is small, so a local optimum comes long before the limit.
+TRUCK_SEARCH = (
+    vrp_solver.SearchConfig("pci+descent", "PARALLEL_CHEAPEST_INSERTION", "GREEDY_DESCENT"),
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,7 @@ class PlanInput:
 class Plan:
     result: AssignmentResult
     options_considered: int
+    trucks: TruckPlan
 
 
 def limits_of(network: Network, options: Iterable[Option]) -> Limits:
@@ -82,12 +103,61 @@ def options_for(request: PlanInput, builder: ItineraryBuilder) -> list[Option]:
 
 
 def plan(request: PlanInput, network: Network, travel: TravelTimes) -> Plan:
+    started = time.monotonic()
     builder = ItineraryBuilder(network, travel)
     options = options_for(request, builder)
     result = assignment_solver.solve(
         slots_of(request.demands),
         options,
         limits_of(network, options),
-        time_limit_s=request.time_limit_s,
+        time_limit_s=request.time_limit_s * ASSIGNMENT_SHARE,
     )
-    return Plan(result, len(options))
+    left = max(MIN_ROUTING_S, request.time_limit_s - (time.monotonic() - started))
+    trucks = route_trucks(result, request, network, travel, left)
+    return Plan(with_trucks(result, trucks), len(options), trucks)
+
+
+def route_trucks(
+    result: AssignmentResult,
+    request: PlanInput,
+    network: Network,
+    travel: TravelTimes,
+    time_limit_s: float,
+) -> TruckPlan:
+    """The own trucks' routes for every kit that goes, on time or late."""
+    going = [c.option for c in result.chosen] + [u.late for u in result.unmet if u.late]
+    jobs = truck_routes.jobs_of(going, request.places, network)
+    if not jobs:
+        return TruckPlan((), {}, (), SolveStatus.OPTIMAL)
+    problem = truck_routes.problem_for(
+        jobs, network, request.places, travel, request.now, winter=request.winter
+    )
+    solution = vrp_solver.solve(problem.problem, time_limit_s, workers=1, configs=TRUCK_SEARCH)
+    return truck_routes.read_routes(problem, solution)
+
+
+def with_trucks(result: AssignmentResult, trucks: TruckPlan) -> AssignmentResult:
+    """Own-truck legs as their trucks drive them; a kit no truck can carry is unmet."""
+
+    def driven(option: Option) -> Option:
+        leg = trucks.legs.get(option.slot.key)
+        if leg is None:
+            return option
+        return replace(option, itinerary=truck_routes.retimed(option.itinerary, leg))
+
+    unserved = set(trucks.unserved)
+    chosen = tuple(
+        Chosen(driven(c.option)) for c in result.chosen if c.option.slot.key not in unserved
+    )
+    unmet = [
+        replace(u, late=driven(u.late)) if u.late and u.slot.key not in unserved else u
+        for u in result.unmet
+        if not (u.late and u.slot.key in unserved)
+    ]
+    for c in result.chosen:
+        if c.option.slot.key in unserved:
+            unmet.append(Unmet(c.option.slot, UnmetReason.NO_CAPACITY))
+    for u in result.unmet:
+        if u.late and u.slot.key in unserved:
+            unmet.append(Unmet(u.slot, UnmetReason.NO_CAPACITY))
+    return replace(result, chosen=chosen, unmet=tuple(unmet))

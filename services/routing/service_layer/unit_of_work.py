@@ -1,4 +1,4 @@
-"""The routing service's unit of work: the network repository on one transaction."""
+"""The routing service's unit of work: the network and plan repositories on one transaction."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.common.unit_of_work import SqlUnitOfWork
 from services.routing.adapters.network_repository import NetworkRepository
+from services.routing.adapters.plan_repository import PlanRepository
 
 
 class UnitOfWork(SqlUnitOfWork):
     network: NetworkRepository
+    plans: PlanRepository
 
     def _open(self) -> None:
         self.network = NetworkRepository(self.session)
+        self.plans = PlanRepository(self.session)
 
 
 class UnitOfWorkFactory:
