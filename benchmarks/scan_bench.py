@@ -46,7 +46,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -89,6 +89,8 @@ class Options:
     raw: int
     echo: int
     kits: int
+    connections: int
+    workers: int | None
     profile: bool
     strict: bool
     output: Path
@@ -107,6 +109,18 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     p.add_argument("--raw", type=int, help="scans in the raw SQL row (default: --single)")
     p.add_argument("--echo", type=int, help="calls in the echo row (default: --single)")
     p.add_argument("--kits", type=int, default=600, help="kits built before measuring")
+    p.add_argument(
+        "--connections",
+        type=int,
+        help="client connections for the gRPC rows, calls spread over them\n"
+        "(default: one per call in flight, as from that many scanners)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="inventory server processes (MUSTER_INVENTORY_WORKERS;\n"
+        "default: the server's own, one per CPU)",
+    )
     p.add_argument("--quick", action="store_true", help="a fast smoke run with small numbers")
     p.add_argument(
         "--profile",
@@ -131,6 +145,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         # Half the kits take PACKs, a quarter of each batch: batches in flight
         # together must not share kits, or their row locks deadlock.
         kits=max(a.kits, a.batch_concurrency * a.batch_size, 4 * a.concurrency),
+        connections=a.connections or a.concurrency,
+        workers=a.workers,
         profile=a.profile,
         strict=a.strict,
         output=a.output,
@@ -180,7 +196,7 @@ def wait_serving(address: str, process: subprocess.Popen[bytes], timeout_s: floa
 
 
 def start_inventory(
-    database_url: str, profile_path: Path | None
+    database_url: str, profile_path: Path | None, workers: int | None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
@@ -189,6 +205,10 @@ def start_inventory(
         "MUSTER_INVENTORY_PORT": str(port),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
+    if profile_path is not None:
+        workers = 1  # cProfile follows one process
+    if workers is not None:
+        env["MUSTER_INVENTORY_WORKERS"] = str(workers)
     command = [sys.executable, "-m", "services.inventory"]
     if profile_path is not None:
         command = [sys.executable, "-m", "cProfile", "-o", str(profile_path), *command[1:]]
@@ -537,13 +557,29 @@ Call = Callable[[Any, int], Awaitable[str | None]]  # (item, worker) -> error ke
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (the inventory server's workers), from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
 def cpu_now(server_pid: int | None) -> dict[str, float]:
-    """CPU seconds so far: the server process, this process, every process (Linux /proc)."""
+    """CPU seconds so far: the server's processes, this process, every process (Linux /proc)."""
     found = {"client": time.process_time()}
     with contextlib.suppress(OSError, ValueError, IndexError):
         if server_pid is not None:
-            fields = Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found["server"] = (int(fields[11]) + int(fields[12])) / TICK
+            ticks = 0
+            for pid in process_tree(server_pid):
+                with contextlib.suppress(OSError):
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    ticks += int(fields[11]) + int(fields[12])
+            found["server"] = ticks / TICK
         ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         found["machine"] = (sum(ticks[:8]) - ticks[3] - ticks[4]) / TICK  # minus idle, iowait
     return found
@@ -626,7 +662,7 @@ class Sampler:
             return
         out = RESULTS / f"py-spy-{slug}.txt"
         command = [exe, "record", "--pid", str(self.pid), "--rate", "200", "--gil"]
-        command += ["--nonblocking", "--format", "raw", "--output", str(out)]
+        command += ["--subprocesses", "--nonblocking", "--format", "raw", "--output", str(out)]
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             yield
@@ -681,10 +717,12 @@ def summarise_stacks(raw: Path, top: int = 25) -> list[str]:
 
 
 _LOOP_FRAMES = (
+    "process ",  # py-spy --subprocesses: which worker
     "_run_module_as_main",
     "_run_code",
     "<module>",
     "main (services/inventory/server.py",
+    "_serve (services/inventory/server.py",
     "run (asyncio",
     "Runner.run",
     "BaseEventLoop",
@@ -698,13 +736,26 @@ def rpc_error(error: grpc.RpcError) -> str:
     return f"{code}: {(details or '')[:80]}"
 
 
-async def bench_echo(address: str, pid: int, opts: Options, sample: bytes) -> Row:
-    async with grpc.aio.insecure_channel(address) as channel:
-        echo = channel.unary_unary(ECHO_METHOD)
+@contextlib.asynccontextmanager
+async def connections(address: str, count: int) -> AsyncIterator[list[grpc.aio.Channel]]:
+    """`count` channels, each on its own connection (no shared subchannel), so that
+    calls arrive as from that many scanners and the server's workers share them."""
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(count)]
+    try:
+        yield channels
+    finally:
+        for channel in channels:
+            await channel.close()
 
-        async def call(payload: bytes, _: int) -> str | None:
+
+async def bench_echo(address: str, pid: int, opts: Options, sample: bytes) -> Row:
+    async with connections(address, opts.connections) as channels:
+        echoes = [channel.unary_unary(ECHO_METHOD) for channel in channels]
+
+        async def call(payload: bytes, worker: int) -> str | None:
             try:
-                answer = await echo(payload)
+                answer = await echoes[worker % len(echoes)](payload)
             except grpc.RpcError as error:
                 return rpc_error(error)
             return None if answer == payload else "wrong answer"
@@ -721,7 +772,7 @@ async def bench_echo(address: str, pid: int, opts: Options, sample: bytes) -> Ro
 
 
 async def bench_single(
-    stub: pb_grpc.InventoryServiceStub,
+    stubs: Sequence[pb_grpc.InventoryServiceStub],
     pid: int,
     workload: Workload,
     opts: Options,
@@ -732,9 +783,9 @@ async def bench_single(
 
     warmup, items = requests(opts.warmup), requests(opts.single)
 
-    async def call(request: pb.RecordScanRequest, _: int) -> str | None:
+    async def call(request: pb.RecordScanRequest, worker: int) -> str | None:
         try:
-            answer = await stub.RecordScan(request)
+            answer = await stubs[worker % len(stubs)].RecordScan(request)
         except grpc.RpcError as error:
             return rpc_error(error)
         return None if answer.result.accepted else "not accepted"
@@ -752,7 +803,7 @@ async def bench_single(
 
 
 async def bench_batched(
-    stub: pb_grpc.InventoryServiceStub,
+    stubs: Sequence[pb_grpc.InventoryServiceStub],
     pid: int,
     workload: Workload,
     opts: Options,
@@ -766,9 +817,9 @@ async def bench_batched(
 
     warmup, items = requests(max(opts.warmup, size)), requests(opts.batched)
 
-    async def call(request: pb.RecordScansRequest, _: int) -> str | None:
+    async def call(request: pb.RecordScansRequest, worker: int) -> str | None:
         try:
-            answer = await stub.RecordScans(request)
+            answer = await stubs[worker % len(stubs)].RecordScans(request)
         except grpc.RpcError as error:
             return rpc_error(error)
         refused = [r.status.message for r in answer.results if not r.accepted]
@@ -1089,7 +1140,7 @@ async def run(opts: Options, database_url: str, meta: dict[str, Any]) -> dict[st
     spy = opts.profile and Sampler.executable() is not None
     profile_path = RESULTS / "inventory-server.prof" if opts.profile and not spy else None
     echo_process, echo_address = start_echo()
-    server, address = start_inventory(database_url, profile_path)
+    server, address = start_inventory(database_url, profile_path, opts.workers)
     sampler = Sampler(server.pid if spy else None)
     rows: dict[str, Row] = {}
     try:
@@ -1110,8 +1161,10 @@ async def run(opts: Options, database_url: str, meta: dict[str, Any]) -> dict[st
             workload = Workload(world)
             rows["echo"] = await bench_echo(echo_address, echo_process.pid, opts, sample)
             rows["raw"] = await bench_raw_sql(database_url, workload, opts)
-            rows["single"] = await bench_single(stub, server.pid, workload, opts, sampler)
-            rows["batched"] = await bench_batched(stub, server.pid, workload, opts, sampler)
+            async with connections(address, opts.connections) as channels:
+                stubs = [pb_grpc.InventoryServiceStub(c) for c in channels]
+                rows["single"] = await bench_single(stubs, server.pid, workload, opts, sampler)
+                rows["batched"] = await bench_batched(stubs, server.pid, workload, opts, sampler)
             meta["workload"] = {
                 "scans_handed_out": workload.handed_out,
                 "kits": opts.kits,

@@ -96,15 +96,19 @@ async def start_server(
     register: Callable[[grpc.aio.Server], None],
     health_check: HealthCheck,
     health_interval_s: float = 2.0,
+    reuse_port: bool = False,
 ) -> RunningServer:
-    """Build, bind and start a server; the health state is known before it returns."""
-    server = grpc.aio.server(
-        interceptors=[ObservabilityInterceptor()],
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
+    """Build, bind and start a server; the health state is known before it returns.
+
+    `reuse_port` lets several processes bind the same port (SO_REUSEPORT).
+    """
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+    if reuse_port:
+        options.append(("grpc.so_reuseport", 1))
+    server = grpc.aio.server(interceptors=[ObservabilityInterceptor()], options=options)
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

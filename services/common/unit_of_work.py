@@ -12,7 +12,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
-
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 

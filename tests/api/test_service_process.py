@@ -44,12 +44,14 @@ def test_missing_database_url_stops_with_a_message_naming_it() -> None:
 
 
 @pytest.mark.slow
-def test_one_json_line_per_rpc_and_a_clean_stop_on_sigterm(database_url: str) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_json_line_per_rpc_and_a_clean_stop_on_sigterm(database_url: str, workers: int) -> None:
     port = _free_port()
     env = {
         **os.environ,
         "MUSTER_INVENTORY_DATABASE_URL": database_url,
         "MUSTER_INVENTORY_PORT": str(port),
+        "MUSTER_INVENTORY_WORKERS": str(workers),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "services.inventory"], env=env, stderr=subprocess.PIPE
@@ -77,4 +79,12 @@ def test_one_json_line_per_rpc_and_a_clean_stop_on_sigterm(database_url: str) ->
     assert listed["duration_ms"] >= 0 and listed["caller"]
     missing = next(r for r in rpcs if r["method"].endswith("/GetKit"))
     assert missing["code"] == "NOT_FOUND" and len(missing["request_id"]) == 32
-    assert [e["event"] for e in lines][-2:] == ["server_stopping", "server_stopped"]
+    events = [e["event"] for e in lines]
+    if workers == 1:
+        assert events[-2:] == ["server_stopping", "server_stopped"]
+        assert "workers_started" not in events
+    else:  # each worker drains and stops, then the parent says so
+        started = [e for e in lines if e["event"] == "server_started"]
+        assert len(started) == workers and len({e["address"] for e in started}) == 1
+        assert events.count("server_stopping") == events.count("server_stopped") == workers
+        assert events[-1] == "workers_stopped"
