@@ -41,7 +41,9 @@ class ServiceSpec:
 SERVICES = [
     ServiceSpec("inventory", "services.inventory", 50051),
     ServiceSpec("routing", "services.routing", 50052),
+    ServiceSpec("gateway", "services.gateway", 50053),
 ]
+GATEWAY_HTTP_PORT = 8080
 
 
 def database_url(console: Console, var_dir: Path) -> str:
@@ -102,6 +104,7 @@ def start_services(url: str) -> list[tuple[ServiceSpec, subprocess.Popen[bytes]]
             **os.environ,
             "MUSTER_DATABASE_URL": url,
             f"MUSTER_{spec.name.upper()}_PORT": str(spec.port),
+            "MUSTER_GATEWAY_HTTP_PORT": str(GATEWAY_HTTP_PORT),
         }
         process = subprocess.Popen([sys.executable, "-m", spec.module], env=env)
         running.append((spec, process))
@@ -118,7 +121,13 @@ def _banner(console: Console) -> None:
         table.add_row(spec.name, f"127.0.0.1:{spec.port}")
     console.print(table)
     console.print(
+        f"[bold]Readiness dashboard[/]: [cyan]http://127.0.0.1:{GATEWAY_HTTP_PORT}/[/]  "
+        f"(JSON: /v1/readiness, OpenAPI: /openapi.json)"
+    )
+    console.print(
         "Try, in another terminal:\n"
+        "  [cyan].venv/bin/muster readiness[/]                  category x scope, by level\n"
+        "  [cyan].venv/bin/muster readiness --category water --scope city:jilin[/]  its reasons\n"
         "  [cyan].venv/bin/muster depots[/]                     tiers, areas, compliance\n"
         "  [cyan].venv/bin/muster kit D-CORPS/WATER-FLOOD/1[/]  a kit with an expired lot\n"
         "  [cyan].venv/bin/muster labels --depot D-DET-JILIN --what bins kits units[/]\n"

@@ -11,6 +11,7 @@ import grpc
 from rich.console import Console
 
 from services.cli import plan as plan_cli
+from services.cli import readiness as readiness_cli
 from services.cli import scan as scan_cli
 from services.common.logging import configure_logging
 
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     scan_cli.add_arguments(scan, INVENTORY_ADDRESS)
     planning = sub.add_parser("plan", help="a delivery plan from routing, as tables")
     plan_cli.add_arguments(planning, ROUTING_ADDRESS)
+    ready = sub.add_parser(
+        "readiness", help="readiness by category and scope, or one cell's reasons"
+    )
+    readiness_cli.add_arguments(ready)
     printed = sub.add_parser("labels", help="GS1 label payloads (and SVG images) for a depot")
     printed.add_argument("--depot", required=True)
     printed.add_argument(
@@ -79,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             return scan_cli.command(args, console)
         if args.command == "plan":
             return plan_cli.command(args, console)
+        if args.command == "readiness":
+            return readiness_cli.command(args, console)
         if args.command == "labels":
             from services.cli import labels
 

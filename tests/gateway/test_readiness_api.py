@@ -174,3 +174,22 @@ async def test_an_openapi_document_describes_the_json_endpoints(world: World) ->
     assert {"/v1/readiness", "/v1/readiness/{category}"} <= set(doc["paths"])
     report = doc["components"]["schemas"]["ReadinessReport"]["properties"]
     assert {"category", "scope", "level", "measures", "computedAt", "staleSince"} == set(report)
+
+
+async def test_muster_readiness_prints_the_matrix_and_one_cells_reasons(world: World) -> None:
+    from rich.console import Console
+
+    from services.cli.main import _parser
+    from services.cli.readiness import command
+
+    def run(*argv: str) -> str:
+        console = Console(record=True, width=200)
+        args = _parser().parse_args(["readiness", "--address", world.gateway.address, *argv])
+        assert command(args, console) == 0
+        return console.export_text()
+
+    shown = await asyncio.to_thread(run)
+    assert "Jilin province" in shown and "Changbaishan" in shown and "petrochemical" in shown
+    cell = await asyncio.to_thread(run, "--category", "mountain", "--scope", "city:changbaishan")
+    assert "level  4" in cell
+    assert "PACING_ITEM_MISSING" in cell and "DEPOT_AREA_BELOW_STANDARD" in cell
