@@ -36,12 +36,14 @@ class ServiceSpec:
     name: str
     module: str
     port: int
+    # Prometheus; inventory's workers take this port and the next ones, one each.
+    metrics_port: int
 
 
 SERVICES = [
-    ServiceSpec("inventory", "services.inventory", 50051),
-    ServiceSpec("routing", "services.routing", 50052),
-    ServiceSpec("gateway", "services.gateway", 50053),
+    ServiceSpec("inventory", "services.inventory", 50051, 9101),
+    ServiceSpec("routing", "services.routing", 50052, 9201),
+    ServiceSpec("gateway", "services.gateway", 50053, 9301),
 ]
 GATEWAY_HTTP_PORT = 8080
 
@@ -104,6 +106,7 @@ def start_services(url: str) -> list[tuple[ServiceSpec, subprocess.Popen[bytes]]
             **os.environ,
             "MUSTER_DATABASE_URL": url,
             f"MUSTER_{spec.name.upper()}_PORT": str(spec.port),
+            f"MUSTER_{spec.name.upper()}_METRICS_PORT": str(spec.metrics_port),
             "MUSTER_GATEWAY_HTTP_PORT": str(GATEWAY_HTTP_PORT),
         }
         process = subprocess.Popen([sys.executable, "-m", spec.module], env=env)
@@ -117,8 +120,10 @@ def _banner(console: Console) -> None:
     table = Table(title="Muster is running", title_justify="left")
     table.add_column("service")
     table.add_column("address (gRPC, plaintext)")
+    table.add_column("metrics (Prometheus)")
     for spec in SERVICES:
-        table.add_row(spec.name, f"127.0.0.1:{spec.port}")
+        metrics = f"http://127.0.0.1:{spec.metrics_port}/metrics"
+        table.add_row(spec.name, f"127.0.0.1:{spec.port}", metrics)
     console.print(table)
     console.print(
         f"[bold]Readiness dashboard[/]: [cyan]http://127.0.0.1:{GATEWAY_HTTP_PORT}/[/]  "

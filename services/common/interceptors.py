@@ -17,6 +17,7 @@ import grpc
 import structlog
 from grpc_status import rpc_status
 
+from services.common import metrics
 from services.common.errors import DomainError
 from services.common.grpc_errors import internal_status, to_status
 
@@ -61,13 +62,10 @@ class _Call:
         if code is None:
             code = grpc.StatusCode.OK if exc[0] is None else grpc.StatusCode.CANCELLED
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+        seconds = time.perf_counter() - self.started
+        metrics.rpc_handled(self.method, name, seconds)
         emit = log.debug if self.method.startswith(QUIET_PREFIXES) else log.info
-        emit(
-            "rpc",
-            method=self.method,
-            code=name,
-            duration_ms=round((time.perf_counter() - self.started) * 1000, 2),
-        )
+        emit("rpc", method=self.method, code=name, duration_ms=round(seconds * 1000, 2))
         structlog.contextvars.unbind_contextvars("request_id", "caller")
 
 

@@ -18,6 +18,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common import metrics
 from services.common.interceptors import ObservabilityInterceptor
 
 log = structlog.get_logger("muster.server")
@@ -76,6 +77,7 @@ class RunningServer:
     port: int
     health: HealthMonitor
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    metrics_endpoint: metrics.MetricsEndpoint | None = None
 
     @property
     def address(self) -> str:
@@ -86,6 +88,8 @@ class RunningServer:
         await self.server.stop(grace_s)
         for hook in self.on_stop:
             await hook()
+        if self.metrics_endpoint is not None:
+            await self.metrics_endpoint.stop()
 
 
 async def start_server(
@@ -97,10 +101,12 @@ async def start_server(
     health_check: HealthCheck,
     health_interval_s: float = 2.0,
     reuse_port: bool = False,
+    metrics_port: int | None = None,
 ) -> RunningServer:
     """Build, bind and start a server; the health state is known before it returns.
 
     `reuse_port` lets several processes bind the same port (SO_REUSEPORT).
+    `metrics_port` serves Prometheus metrics on the same host (None: off; 0: a free port).
     """
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -127,7 +133,8 @@ async def start_server(
     await server.start()
     await monitor.start()
     log.info("server_started", address=f"{host}:{bound}", services=list(service_names))
-    return RunningServer(server, bound, monitor)
+    endpoint = None if metrics_port is None else metrics.serve(host, metrics_port)
+    return RunningServer(server, bound, monitor, metrics_endpoint=endpoint)
 
 
 async def serve_until_signalled(running: RunningServer, grace_s: float = 5.0) -> None:

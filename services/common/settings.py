@@ -51,6 +51,10 @@ class Env:
                 f"{self.names(name)[0]} must be a whole number, not {raw!r}"
             ) from None
 
+    def optional_integer(self, name: str) -> int | None:
+        """A whole number, or None when unset (for things that are off unless asked for)."""
+        return None if self.get(name) is None else self.integer(name, 0)
+
     def number(self, name: str, default: float) -> float:
         raw = self.get(name)
         if raw is None:
@@ -71,6 +75,8 @@ class ServerSettings:
     port: int = 0
     health_interval_s: float = 2.0
     db_pool_size: int = 10
+    # The Prometheus endpoint: None is off, 0 a free port (tests), else that port.
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(
@@ -84,4 +90,5 @@ class ServerSettings:
             port=env.integer("PORT", default_port),
             health_interval_s=env.number("HEALTH_INTERVAL_S", 2.0),
             db_pool_size=env.integer("DB_POOL_SIZE", 10),
+            metrics_port=env.optional_integer("METRICS_PORT"),
         )

@@ -9,6 +9,7 @@ from aiohttp import web
 from muster.gateway.v1 import gateway_service_pb2 as pb
 from muster.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 
+from services.common import metrics
 from services.common.clock import Today, province_today
 from services.common.logging import configure_logging
 from services.common.server import RunningServer, serve_until_signalled, start_server
@@ -77,11 +78,16 @@ async def start(
         register=lambda server: pb_grpc.add_ReadinessServiceServicer_to_server(servicer, server),
         health_check=loaded,
         health_interval_s=settings.health_interval_s,
+        metrics_port=settings.metrics_port,
     )
     runner, http_port = await _start_http(
         build_app(reports), settings.http_host, settings.http_port
     )
-    running.on_stop[:0] = [keeper.stop, runner.cleanup]
+    forget_levels = metrics.track_readiness(
+        lambda: [(r.category, r.scope.kind, r.scope.code, r.level) for r in keeper.reports()],
+        lambda: keeper.stale_since is not None,
+    )
+    running.on_stop[:0] = [forget_levels, keeper.stop, runner.cleanup]
     running.on_stop += [inventory.close, routing.close]
     return RunningGateway(running, http_port, keeper)
 

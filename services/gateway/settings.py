@@ -25,6 +25,8 @@ class GatewaySettings:
     readiness_config: Path = DEFAULT_PATH
     health_interval_s: float = 2.0
     estimates_interval_s: float = 60.0
+    # The Prometheus endpoint: None is off, 0 a free port (tests), else that port.
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -39,4 +41,5 @@ class GatewaySettings:
             readiness_config=Path(env.get("READINESS_CONFIG", str(DEFAULT_PATH)) or DEFAULT_PATH),
             health_interval_s=env.number("HEALTH_INTERVAL_S", 2.0),
             estimates_interval_s=env.number("ESTIMATES_INTERVAL_S", 60.0),
+            metrics_port=env.optional_integer("METRICS_PORT"),
         )

@@ -18,11 +18,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 
 import structlog
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
+from services.common import metrics
 from services.common.clock import Today, province_today
 from services.common.database import async_engine, database_answers
 from services.common.logging import configure_logging
@@ -33,7 +35,8 @@ from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_PORT = 50051
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InventoryService"].full_name
-WORKER_ENV = "MUSTER_INVENTORY_WORKER"  # set in a worker: serve, do not start workers
+# Set in a worker (its number, from 1): serve, do not start workers.
+WORKER_ENV = "MUSTER_INVENTORY_WORKER"
 
 log = structlog.get_logger("muster.server")
 
@@ -51,8 +54,9 @@ async def start(
         health_check=lambda: database_answers(engine),
         health_interval_s=settings.health_interval_s,
         reuse_port=shared_port,
+        metrics_port=settings.metrics_port,
     )
-    running.on_stop.append(engine.dispose)
+    running.on_stop += [metrics.track_pool("inventory", engine), engine.dispose]
     return running
 
 
@@ -79,10 +83,12 @@ def _die_with_parent() -> None:
 
 def _supervise(count: int) -> int:
     """Run `count` workers until a signal (passed on to each) or until one exits."""
-    env = {**os.environ, WORKER_ENV: "1"}
     command = [sys.executable, "-m", "services.inventory"]
     workers = [
-        subprocess.Popen(command, env=env, preexec_fn=_die_with_parent) for _ in range(count)
+        subprocess.Popen(
+            command, env={**os.environ, WORKER_ENV: str(n)}, preexec_fn=_die_with_parent
+        )
+        for n in range(1, count + 1)
     ]
     stopping = False
 
@@ -112,12 +118,20 @@ def _supervise(count: int) -> int:
     return status or max((abs(w.returncode or 0) for w in workers), default=0)
 
 
+def for_worker(settings: ServerSettings, worker: int) -> ServerSettings:
+    """Worker n serves its metrics on the metrics port + n - 1: one endpoint per process."""
+    if worker < 2 or not settings.metrics_port:
+        return settings
+    return replace(settings, metrics_port=settings.metrics_port + worker - 1)
+
+
 def main() -> None:
     configure_logging()
     settings = ServerSettings.from_env("inventory", DEFAULT_PORT)
-    count = 1 if os.environ.get(WORKER_ENV) else worker_count(os.environ)
+    worker = int(os.environ.get(WORKER_ENV) or 0)
+    count = 1 if worker else worker_count(os.environ)
     if count == 1:
-        asyncio.run(_serve(settings, shared_port=bool(os.environ.get(WORKER_ENV))))
+        asyncio.run(_serve(for_worker(settings, worker), shared_port=bool(worker)))
         return
     if settings.port == 0:
         raise SettingsError("workers share one port: set MUSTER_INVENTORY_PORT (not 0)")

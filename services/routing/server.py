@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
+from services.common import metrics
 from services.common.database import async_engine, database_answers
 from services.common.logging import configure_logging
 from services.common.server import RunningServer, serve_until_signalled, start_server
@@ -55,8 +56,9 @@ async def start(
         register=lambda server: pb_grpc.add_RoutingServiceServicer_to_server(servicer, server),
         health_check=lambda: database_answers(engine),
         health_interval_s=settings.health_interval_s,
+        metrics_port=settings.metrics_port,
     )
-    running.on_stop.append(engine.dispose)
+    running.on_stop += [metrics.track_pool("routing", engine), engine.dispose]
     running.on_stop.append(inventory.close)
 
     async def stop_solver() -> None:

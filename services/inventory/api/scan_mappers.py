@@ -8,7 +8,7 @@ from google.rpc import status_pb2
 from muster.inventory.v1 import inventory_service_pb2 as pb
 
 from services.common import convert as c
-from services.common.errors import DomainError, Violations
+from services.common.errors import DomainError, PreconditionFailed, Violations
 from services.common.grpc_errors import to_status
 from services.common.paging import Page
 from services.inventory.adapters.scan_store import StoredRefusal, StoredScan
@@ -134,6 +134,23 @@ def answer(a: ScanAnswer) -> pb.ScanResult:
             scan_id=a.scan_id, accepted=False, status=status_pb2.Status.FromString(a.status)
         )
     return recorded(a)
+
+
+def outcome(action: str, a: ScanAnswer) -> tuple[str, str]:
+    """(action, result) for the scans metric: ACCEPTED, or the reason it was refused."""
+    if isinstance(a, ScanRefused):
+        error = a.error
+        reason = error.reason if isinstance(error, PreconditionFailed) else None
+        return action, reason or to_status(error)[0].name
+    if isinstance(a, StoredRefusal):
+        return action, "REFUSED_BEFORE"
+    return action, "ACCEPTED"
+
+
+def invalid_outcome(scan: pb.Scan) -> tuple[str, str]:
+    """(action, result) for a scan refused before it reached the ledger, as malformed."""
+    name = pb.ScanAction.Name(scan.action) if scan.action in pb.ScanAction.values() else ""
+    return name.removeprefix("SCAN_ACTION_") or "UNSPECIFIED", "INVALID_ARGUMENT"
 
 
 def reused(scan_id: str) -> pb.ScanResult:

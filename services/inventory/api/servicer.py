@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
-from services.common import convert
+from services.common import convert, metrics
 from services.common.clock import Today
 from services.common.errors import InvalidArgument, ReplayedRefusal, Violations
 from services.inventory.adapters.scan_store import StoredRefusal
@@ -248,6 +248,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         [answer] = await scanning.record_scans(
             [cmd], self._uow, self._today(), scan_mappers.encode, scan_mappers.refusal_status
         )
+        metrics.scans_answered([scan_mappers.outcome(cmd.action, answer)])
         if isinstance(answer, scanning.ScanRefused):
             raise answer.error
         if isinstance(answer, StoredRefusal):
@@ -269,6 +270,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 valid.append((i, scan_mappers.to_scan(scan, f"scans[{i}]")))
             except InvalidArgument as error:
                 results[i] = scan_mappers.refused(scan.scan_id, error)
+                metrics.scans_answered([scan_mappers.invalid_outcome(scan)])
         answers = await scanning.record_scans(
             [cmd for _, cmd in valid],
             self._uow,
@@ -278,6 +280,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
         for (i, _), answer in zip(valid, answers, strict=True):
             results[i] = scan_mappers.answer(answer)
+        metrics.scans_answered(
+            scan_mappers.outcome(cmd.action, a) for (_, cmd), a in zip(valid, answers, strict=True)
+        )
         for i, scan in enumerate(request.scans):
             j = first[scan.scan_id]
             if i != j:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -14,7 +15,7 @@ import grpc
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
-from services.common import convert
+from services.common import convert, metrics
 from services.common.clock import PROVINCE_TZ
 from services.common.errors import Violations
 from services.routing.adapters.inventory_client import InventoryClient
@@ -121,9 +122,11 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         places = {**depots, **destinations}
         plan_input = replace(asked, places=places, kits=tuple(kits))
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         found = await loop.run_in_executor(
             self._solver, planning.plan, plan_input, net, self._travel
         )
+        metrics.plan_solved(found.result.status, time.perf_counter() - started)
         plan_id = uuid.uuid4()
         receiving = plans.receiving_depots(asked.demands, places, depots, named)
         message = mappers.plan(found, plan_id, now, request, receiving)
