@@ -63,9 +63,9 @@ class _Call:
             code = grpc.StatusCode.OK if exc[0] is None else grpc.StatusCode.CANCELLED
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         seconds = time.perf_counter() - self.started
-        metrics.rpc_handled(self.method, name, seconds)
         emit = log.debug if self.method.startswith(QUIET_PREFIXES) else log.info
         emit("rpc", method=self.method, code=name, duration_ms=round(seconds * 1000, 2))
+        metrics.rpc_handled(self.method, name, seconds)
         structlog.contextvars.unbind_contextvars("request_id", "caller")
 
 

@@ -200,6 +200,10 @@ def _unit(row: Sequence[Any]) -> UnitRec:
     return UnitRec(row[0], row[1], row[2], row[3], row[4], row[5], Condition(row[6]), *row[7:11])
 
 
+def _item(row: Sequence[Any]) -> ItemRef:
+    return ItemRef(row[0], row[1], row[2], TrackingMode(row[3]), row[4], row[5], row[6])
+
+
 def _lot(row: Sequence[Any]) -> LotRec:
     return LotRec(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], Condition(row[7]), row[8], row[9]
@@ -354,10 +358,10 @@ _RECEIVE_LOT = (
 _DEPOT = "SELECT id, code, gln FROM inventory.depots WHERE code = %(code)s"
 _DEPOT_CODE_BY_ID = "SELECT code FROM inventory.depots WHERE id = %(id)s"
 _DEPOT_CODE_BY_GLN = "SELECT code FROM inventory.depots WHERE gln = %(gln)s"
-_ITEM = (
-    "SELECT id, code, gtin, tracking_mode, shelf_life_days, inspection_interval_days,"
-    " retire_after_days FROM inventory.item_types WHERE gtin = %(gtin)s"
+_ITEM_COLUMNS = (
+    "id, code, gtin, tracking_mode, shelf_life_days, inspection_interval_days, retire_after_days"
 )
+_ITEM = f"SELECT {_ITEM_COLUMNS} FROM inventory.item_types WHERE gtin = %(gtin)s"
 _BIN = (
     "SELECT id, zone FROM inventory.locations WHERE depot_id = %(depot_id)s AND label = %(label)s"
 )
@@ -492,7 +496,7 @@ class ScanStore:
             row = await self._one(_ITEM, {"gtin": gtin})
             if row is None:
                 return None
-            ref = ItemRef(row[0], row[1], row[2], TrackingMode(row[3]), *row[4:7])
+            ref = _item(row)
             self.cache.items[gtin] = self.cache.items_by_id[ref.id] = ref
         return self.cache.items[gtin]
 

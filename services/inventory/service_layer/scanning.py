@@ -25,6 +25,7 @@ from services.common.errors import (
     NotFound,
     Unavailable,
 )
+from services.inventory.adapters.batch_store import BATCH_ACTIONS, BatchKeys, BatchStore
 from services.inventory.adapters.scan_store import (
     BinRef,
     DepotRef,
@@ -196,7 +197,18 @@ async def _record_batch(
     if isolate:
         await store.lock_kits(_kit_giais(cmd for cmd in cmds if cmd.scan_id not in prior))
     answers: list[ScanAnswer] = []
-    for cmd in cmds:
+    start = 0
+    while start < len(cmds):
+        end = start
+        while isolate and end < len(cmds) and cmds[end].action in BATCH_ACTIONS:
+            end += 1
+        if end > start:  # a run of scans that touch only kits, units and lots: set-based
+            run = cmds[start:end]
+            answers += await _record_set(run, unit, prior, today, encode, encode_refusal)
+            start = end
+            continue
+        cmd = cmds[start]
+        start += 1
         if cmd.scan_id in prior:
             answers.append(_replay(prior[cmd.scan_id], cmd))
             continue
@@ -209,6 +221,84 @@ async def _record_batch(
             prior[cmd.scan_id] = Prior(fingerprint(cmd), answer)
         answers.append(answer)
     return answers
+
+
+async def _record_set(
+    cmds: Sequence[commands.RecordScan],
+    unit: ScanUnit,
+    prior: dict[str, Prior],
+    today: date,
+    encode: Encode,
+    encode_refusal: EncodeRefusal,
+) -> list[ScanAnswer]:
+    """Scans of BATCH_ACTIONS, in order, on rows fetched up front and written at the end.
+
+    Each scan runs as alone (the same handlers), in memory; a refused scan's
+    changes are undone before the next one runs, as a savepoint did.
+    """
+    batch = BatchStore(unit.store.conn, unit.store.cache)
+    await batch.prefetch(await _batch_keys(cmds, batch, prior))
+    answers: list[ScanAnswer] = []
+    for cmd in cmds:
+        if cmd.scan_id in prior:
+            answers.append(_replay(prior[cmd.scan_id], cmd))
+            continue
+        batch.begin_scan()
+        answer = await _record_one(cmd, unit, batch, today, encode, isolate=False)
+        if isinstance(answer, ScanRefused):
+            batch.undo_scan()
+            if _keepable(answer.error):
+                status = encode_refusal(answer.error)
+                await batch.refuse(cmd.scan_id, fingerprint(cmd), status)
+                prior[cmd.scan_id] = Prior(fingerprint(cmd), StoredRefusal(cmd.scan_id, status))
+        elif isinstance(answer, StoredScan):
+            prior[cmd.scan_id] = Prior(fingerprint(cmd), answer)
+        answers.append(answer)
+    recorded = await batch.flush()
+
+    def settled(answer: ScanAnswer) -> ScanAnswer:
+        """An accepted scan's answer, with the ledger's sequence number and time."""
+        if isinstance(answer, StoredScan) and answer.scan_id in recorded:
+            seq, recorded_at = recorded[answer.scan_id]
+            return StoredScan(answer.scan_id, answer.payload, seq, recorded_at)
+        return answer
+
+    for scan_id, (seq, recorded_at) in recorded.items():
+        earlier = prior[scan_id]
+        assert isinstance(earlier.answer, StoredScan)
+        stored = StoredScan(scan_id, earlier.answer.payload, seq, recorded_at)
+        prior[scan_id] = Prior(earlier.fingerprint, stored)
+    return [settled(answer) for answer in answers]
+
+
+async def _batch_keys(
+    cmds: Sequence[commands.RecordScan], store: ScanStore, prior: dict[str, Prior]
+) -> BatchKeys:
+    """The kits, units and lots a run of scans names (codes that do not parse are skipped:
+    their scans are refused when they run)."""
+    keys = BatchKeys()
+    for cmd in cmds:
+        if cmd.scan_id in prior:
+            continue
+        for code in (cmd.code, cmd.kit_code):
+            try:
+                label = labels.parse(code) if code else None
+            except labels.LabelError:
+                continue
+            match label:
+                case labels.KitLabel(giai):
+                    keys.kit_giais.add(giai)
+                case labels.UnitLabel(gtin, serial):
+                    if item := await store.item_by_gtin(gtin):
+                        keys.units.add((item.id, serial))
+                        keys.new_units += cmd.action is ScanAction.RECEIVE
+                case labels.LotLabel(gtin, lot_number, _):
+                    item = await store.item_by_gtin(gtin)
+                    depot = await store.depot(cmd.depot_code)
+                    if item and depot:
+                        keys.lots.add((item.id, lot_number, depot.id))
+                        keys.new_lots += cmd.action is not ScanAction.INSPECT_PASS
+    return keys
 
 
 async def _record_one(
