@@ -43,12 +43,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from muster.gateway.v1 import gateway_service_pb2 as pb
 from muster.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks.echo_server import METHOD as ECHO_METHOD
+from services.common import auth
+from services.common.auth import Role, TokenIssuer, public_pem
+from services.common.channels import aio_channel
 from services.gateway.domain.config import ReadinessConfig
 from services.gateway.domain.model import (
     Category,
@@ -178,20 +182,31 @@ async def serve() -> None:
     async def ready() -> bool:
         return True
 
+    # As in production, every call's bearer token is verified and its role checked.
+    checker = auth.authenticator(
+        os.environ["MUSTER_AUTH_PUBLIC_KEYS"],
+        servicer,
+        pb.DESCRIPTOR.services_by_name["ReadinessService"],
+    )
     running = await start_server(
         host="127.0.0.1",
         port=0,
         service_names=[SERVICE_NAME],
         register=lambda s: pb_grpc.add_ReadinessServiceServicer_to_server(servicer, s),
         health_check=ready,
+        auth=checker,
     )
     print(running.port, flush=True)
     await serve_until_signalled(running, grace_s=0.5)
 
 
+KEY = Ed25519PrivateKey.generate()
+
+
 def start_process(*argv: str) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [sys.executable, *argv],
+        env={**os.environ, "MUSTER_AUTH_PUBLIC_KEYS": public_pem(KEY.public_key())},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # the server's log lines (one per RPC, as in production)
         text=True,
@@ -242,10 +257,11 @@ async def closed_loop(
 
 async def measure_serving(calls: int, concurrency: int, warmup: int) -> tuple[Row, Row]:
     gateway, gateway_address = start_process("-m", "benchmarks.readiness_bench", "serve")
+    token = TokenIssuer(KEY).issue("bench", [Role.COMMAND])
     echo, echo_address = start_process("-m", "benchmarks.echo_server")
     try:
         async with (
-            grpc.aio.insecure_channel(gateway_address) as g,
+            aio_channel(gateway_address, lambda: token) as g,
             grpc.aio.insecure_channel(echo_address) as e,
         ):
             stub = pb_grpc.ReadinessServiceStub(g)

@@ -53,6 +53,7 @@ from typing import Any
 
 import grpc
 import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.type import date_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from muster.inventory.v1 import inventory_service_pb2 as pb
@@ -60,6 +61,8 @@ from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 from rich.console import Console
 from rich.table import Table
 
+from services.common.auth import Role, TokenIssuer, public_pem
+from services.common.channels import aio_channel
 from services.common.database import normalise_url
 from services.common.postgres import drop_database, ensure_database, start_embedded
 from services.inventory.adapters.migrations import upgrade
@@ -178,6 +181,15 @@ def free_port() -> int:
         return port
 
 
+# As in production, every call carries a bearer token the server verifies.
+KEY = Ed25519PrivateKey.generate()
+_TOKEN = TokenIssuer(KEY).issue("scan-bench", [Role.ADMIN])
+
+
+def bench_token() -> str:
+    return _TOKEN
+
+
 def wait_serving(address: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     with grpc.insecure_channel(address) as channel:
@@ -203,6 +215,7 @@ def start_inventory(
         **os.environ,
         "MUSTER_INVENTORY_DATABASE_URL": database_url,
         "MUSTER_INVENTORY_PORT": str(port),
+        "MUSTER_AUTH_PUBLIC_KEYS": public_pem(KEY.public_key()),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     if profile_path is not None:
@@ -741,7 +754,7 @@ async def connections(address: str, count: int) -> AsyncIterator[list[grpc.aio.C
     """`count` channels, each on its own connection (no shared subchannel), so that
     calls arrive as from that many scanners and the server's workers share them."""
     options = [("grpc.use_local_subchannel_pool", 1)]
-    channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(count)]
+    channels = [aio_channel(address, bench_token, options=options) for _ in range(count)]
     try:
         yield channels
     finally:
@@ -1144,7 +1157,7 @@ async def run(opts: Options, database_url: str, meta: dict[str, Any]) -> dict[st
     sampler = Sampler(server.pid if spy else None)
     rows: dict[str, Row] = {}
     try:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with aio_channel(address, bench_token) as channel:
             stub = pb_grpc.InventoryServiceStub(channel)
             scans = 2 * opts.warmup + opts.raw + opts.single
             scans += max(opts.warmup, opts.batch_size) + opts.batched

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import date
 
-import grpc
 import pytest
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
@@ -18,6 +18,7 @@ from services.common.settings import ServerSettings
 from services.inventory import server as inventory_server
 from services.inventory.seed import load as seed
 from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
+from tests.support import auth
 from tests.support.database import PgServer, start_test_server
 
 # Fixed so that seeded dates and assessments do not depend on when tests run.
@@ -29,6 +30,7 @@ _server: PgServer | None = None
 def pytest_configure(config: pytest.Config) -> None:
     global _server
     configure_logging("WARNING", json=True)
+    os.environ.update(auth.environment())
     _server = start_test_server()
 
 
@@ -77,7 +79,7 @@ def seeded_database(pg: PgServer, prefix: str) -> str:
 
 
 async def start_inventory(url: str, **overrides: object) -> RunningServer:
-    fields: dict[str, object] = {"port": 0, **overrides}
+    fields: dict[str, object] = {"port": 0, "auth_public_keys": auth.PUBLIC_KEYS, **overrides}
     settings = ServerSettings(service="inventory", database_url=url, **fields)  # type: ignore[arg-type]
     return await inventory_server.start(settings, today=lambda: TODAY)
 
@@ -91,14 +93,14 @@ async def inventory(database_url: str) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture(scope="session")
 async def stub(inventory: RunningServer) -> AsyncIterator[pb_grpc.InventoryServiceStub]:
-    async with grpc.aio.insecure_channel(inventory.address) as channel:
+    async with auth.channel(inventory.address) as channel:
         yield pb_grpc.InventoryServiceStub(channel)
 
 
 @pytest.fixture(scope="session")
 async def seeded_stub(seeded_url: str) -> AsyncIterator[pb_grpc.InventoryServiceStub]:
     running = await start_inventory(seeded_url)
-    async with grpc.aio.insecure_channel(running.address) as channel:
+    async with auth.channel(running.address) as channel:
         yield pb_grpc.InventoryServiceStub(channel)
     await running.stop(0)
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import grpc
@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.table import Table
 
+from services.common.auth import Role, TokenIssuer, ensure_dev_key, load_private_key
 from services.common.clock import province_today
 from services.common.database import async_engine
 from services.common.postgres import ensure_database, start_embedded
@@ -29,6 +30,7 @@ from services.routing.service_layer.unit_of_work import (
 )
 
 DATABASE = "muster"
+STAFF_DEPOT = "D-DET-JILIN"
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,39 @@ def _wait_serving(address: str, process: subprocess.Popen[bytes], timeout_s: flo
     raise SystemExit(f"{address}: not SERVING after {timeout_s:.0f} s")
 
 
-def start_services(url: str) -> list[tuple[ServiceSpec, subprocess.Popen[bytes]]]:
+@dataclass(frozen=True)
+class DevAuth:
+    """The development signing key's public half, and a token per role for the banner."""
+
+    public_key: Path
+    tokens: dict[str, str]
+    gateway_token: str
+
+
+def dev_auth(var_dir: Path) -> DevAuth:
+    """A signing key under var/auth (made once) and fresh tokens, written to tokens.env."""
+    folder = var_dir / "auth"
+    issuer = TokenIssuer(load_private_key(ensure_dev_key(folder)))
+    tokens = {
+        "admin": issuer.issue("dev-admin", [Role.ADMIN]),
+        "planner": issuer.issue("dev-planner", [Role.PLANNER]),
+        "command": issuer.issue("dev-command", [Role.COMMAND]),
+        "depot_staff": issuer.issue("dev-staff", [Role.DEPOT_STAFF], [STAFF_DEPOT]),
+    }
+    (folder / "tokens.env").write_text(
+        "".join(f"MUSTER_TOKEN_{role.upper()}={token}\n" for role, token in tokens.items())
+    )
+    gateway = issuer.issue("gateway", [Role.COMMAND], ttl=timedelta(days=30))
+    return DevAuth(folder / "public-key.pem", tokens, gateway)
+
+
+def start_services(url: str, keys: DevAuth) -> list[tuple[ServiceSpec, subprocess.Popen[bytes]]]:
     running = []
     for spec in SERVICES:
         env = {
             **os.environ,
+            "MUSTER_AUTH_PUBLIC_KEYS": str(keys.public_key),
+            "MUSTER_GATEWAY_TOKEN": keys.gateway_token,
             "MUSTER_DATABASE_URL": url,
             f"MUSTER_{spec.name.upper()}_PORT": str(spec.port),
             f"MUSTER_{spec.name.upper()}_METRICS_PORT": str(spec.metrics_port),
@@ -116,7 +146,7 @@ def start_services(url: str) -> list[tuple[ServiceSpec, subprocess.Popen[bytes]]
     return running
 
 
-def _banner(console: Console) -> None:
+def _banner(console: Console, keys: DevAuth) -> None:
     table = Table(title="Muster is running", title_justify="left")
     table.add_column("service")
     table.add_column("address (gRPC, plaintext)")
@@ -126,8 +156,20 @@ def _banner(console: Console) -> None:
         table.add_row(spec.name, f"127.0.0.1:{spec.port}", metrics)
     console.print(table)
     console.print(
-        f"[bold]Readiness dashboard[/]: [cyan]http://127.0.0.1:{GATEWAY_HTTP_PORT}/[/]  "
-        f"(JSON: /v1/readiness, OpenAPI: /openapi.json)"
+        f"[bold]Readiness dashboard[/]: [cyan]http://127.0.0.1:{GATEWAY_HTTP_PORT}/"
+        f"#token={keys.tokens['command']}[/]\n"
+        "  (JSON: /v1/readiness with 'Authorization: Bearer <token>'; OpenAPI: /openapi.json)"
+    )
+    tokens = Table(title="development tokens (12 h; also in var/auth/tokens.env)")
+    tokens.add_column("role")
+    tokens.add_column("token", overflow="fold")
+    for role, token in keys.tokens.items():
+        tokens.add_row(role + (f" ({STAFF_DEPOT})" if role == "depot_staff" else ""), token)
+    console.print(tokens)
+    console.print(
+        "Every call needs a token (health and reflection aside). The muster commands below "
+        "mint one for the role they need from var/auth/signing-key.pem; elsewhere set "
+        "MUSTER_TOKEN, or make one with [cyan].venv/bin/muster token --role planner[/]."
     )
     console.print(
         "Try, in another terminal:\n"
@@ -160,8 +202,9 @@ def run(var_dir: Path) -> int:
     console = Console()
     url = database_url(console, var_dir)
     prepare(console, url)
-    running = start_services(url)
-    _banner(console)
+    keys = dev_auth(var_dir)
+    running = start_services(url, keys)
+    _banner(console, keys)
     stopping = False
 
     def on_signal(signum: int, frame: object) -> None:

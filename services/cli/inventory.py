@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import grpc
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 from rich.console import Console
 from rich.table import Table
+
+from services.cli import credentials
+from services.common.auth import Role
 
 DEADLINE_S = 10.0
 
@@ -16,7 +18,7 @@ def _name(wrapper: object, value: int, prefix: str) -> str:
 
 
 def depots(address: str, console: Console) -> int:
-    with grpc.insecure_channel(address) as channel:
+    with credentials.channel(address, Role.COMMAND) as channel:
         stub = pb_grpc.InventoryServiceStub(channel)
         listed: list[pb.Depot] = []
         token = ""
@@ -54,7 +56,7 @@ def depots(address: str, console: Console) -> int:
 
 
 def kit(address: str, label: str, console: Console) -> int:
-    with grpc.insecure_channel(address) as channel:
+    with credentials.channel(address, Role.COMMAND) as channel:
         stub = pb_grpc.InventoryServiceStub(channel)
         answer = stub.GetKit(pb.GetKitRequest(label=label), timeout=DEADLINE_S)
     k = answer.kit

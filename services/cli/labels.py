@@ -15,12 +15,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import grpc
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 from rich.console import Console
 from rich.table import Table
 
+from services.cli import credentials
+from services.common.auth import Role
 from services.inventory.domain import labels
 
 DEADLINE_S = 10.0
@@ -51,7 +52,7 @@ def _pages(call: Any, request: Any) -> Iterator[Any]:
 
 def collect(address: str, depot: str, what: tuple[str, ...]) -> list[PrintedLabel]:
     out: list[PrintedLabel] = []
-    with grpc.insecure_channel(address) as channel:
+    with credentials.channel(address, Role.DEPOT_STAFF, [depot]) as channel:
         stub = pb_grpc.InventoryServiceStub(channel)
         if "bins" in what:
             for page in _pages(stub.ListLocations, pb.ListLocationsRequest(depot_code=depot)):

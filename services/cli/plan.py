@@ -13,13 +13,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import grpc
 from google.protobuf import json_format
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 from rich.console import Console
 from rich.table import Table
 
+from services.cli import credentials
+from services.common.auth import Role
 from services.common.clock import PROVINCE_TZ
 
 DEADLINE_S = 60.0
@@ -189,7 +190,7 @@ def _list(stub: pb_grpc.RoutingServiceStub, console: Console) -> None:
 
 
 def command(args: argparse.Namespace, console: Console) -> int:
-    with grpc.insecure_channel(args.address) as channel:
+    with credentials.channel(args.address, Role.PLANNER) as channel:
         stub = pb_grpc.RoutingServiceStub(channel)
         if args.list:
             _list(stub, console)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 
-import grpc
 from muster.gateway.v1 import gateway_service_pb2 as pb
 from muster.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from rich.console import Console
 from rich.table import Table
 
+from services.cli import credentials
+from services.common.auth import Role
 from services.common.errors import InvalidArgument
 from services.gateway.api.mappers import parse_category, parse_scope
 
@@ -103,7 +104,7 @@ def cell(report: pb.ReadinessReport, console: Console) -> None:
 
 
 def command(args: argparse.Namespace, console: Console) -> int:
-    with grpc.insecure_channel(args.address) as channel:
+    with credentials.channel(args.address, Role.COMMAND) as channel:
         stub = pb_grpc.ReadinessServiceStub(channel)
         if args.category or args.scope:
             try:

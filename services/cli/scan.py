@@ -58,6 +58,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import os
 import re
 import socket
 import sys
@@ -75,6 +76,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from services.cli import credentials
 from services.cli.spool import (
     Refusal,
     Spool,
@@ -86,6 +88,9 @@ from services.cli.spool import (
     read_waiting,
     spool_root,
 )
+from services.common.auth import Role
+from services.common.channels import aio_channel, client_tls
+from services.common.settings import Env
 from services.inventory.domain import labels
 
 DEADLINE_S = 5.0
@@ -500,7 +505,14 @@ async def session(
     """A session on a spool folder and a channel to inventory at `address`."""
     station = Station(options) if options is not None else None
     with Spool(folder) as spool:
-        async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
+        # Depot staff at the depot scanned at, and at every depot a waiting scan names.
+        depots = {w.scan.depot_code for w in spool.waiting()} | (
+            {options.depot} if options is not None else set()
+        )
+        token = credentials.token_for(Role.DEPOT_STAFF, sorted(depots))
+        async with aio_channel(
+            address, token, client_tls(Env("cli", os.environ)), CHANNEL_OPTIONS
+        ) as channel:
             sender = Sender(pb_grpc.InventoryServiceStub(channel))
             async with ScanSession(station, spool, sender, console) as s:
                 yield s

@@ -75,6 +75,14 @@ class Unavailable(DomainError):
     """A dependency (the database, another service) cannot be reached."""
 
 
+class Unauthenticated(DomainError):
+    """No valid bearer token: who is calling is unknown."""
+
+
+class PermissionDenied(DomainError):
+    """A known caller without the role (or the depot) this call needs."""
+
+
 @dataclass
 class Violations:
     """Collects field violations and raises them together."""

@@ -12,8 +12,10 @@ from services.common.errors import (
     DomainError,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     PreconditionFailed,
     ReplayedRefusal,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -74,6 +76,10 @@ def to_status(error: DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
             code = grpc.StatusCode.ABORTED
         case Unavailable():
             code = grpc.StatusCode.UNAVAILABLE
+        case Unauthenticated():
+            code = grpc.StatusCode.UNAUTHENTICATED
+        case PermissionDenied():
+            code = grpc.StatusCode.PERMISSION_DENIED
         case _:
             code = grpc.StatusCode.INTERNAL
     return code, _status(code, error.message, *details)

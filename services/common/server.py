@@ -19,7 +19,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common import metrics
+from services.common.auth import Authenticator
 from services.common.interceptors import ObservabilityInterceptor
+from services.common.settings import ServerSettings, SettingsError
 
 log = structlog.get_logger("muster.server")
 
@@ -99,9 +101,11 @@ async def start_server(
     service_names: Sequence[str],
     register: Callable[[grpc.aio.Server], None],
     health_check: HealthCheck,
+    auth: Authenticator,
     health_interval_s: float = 2.0,
     reuse_port: bool = False,
     metrics_port: int | None = None,
+    tls: grpc.ServerCredentials | None = None,
 ) -> RunningServer:
     """Build, bind and start a server; the health state is known before it returns.
 
@@ -114,7 +118,7 @@ async def start_server(
     ]
     if reuse_port:
         options.append(("grpc.so_reuseport", 1))
-    server = grpc.aio.server(interceptors=[ObservabilityInterceptor()], options=options)
+    server = grpc.aio.server(interceptors=[ObservabilityInterceptor(auth)], options=options)
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -126,7 +130,8 @@ async def start_server(
         ],
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    bound = server.add_secure_port(address, tls) if tls else server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"cannot bind {host}:{port}")
     monitor = HealthMonitor(health_servicer, service_names, health_check, health_interval_s)
@@ -147,3 +152,17 @@ async def serve_until_signalled(running: RunningServer, grace_s: float = 5.0) ->
     log.info("server_stopping", grace_s=grace_s)
     await running.stop(grace_s)
     log.info("server_stopped")
+
+
+def server_tls(settings: ServerSettings) -> grpc.ServerCredentials | None:
+    """TLS when a certificate is configured; mutual TLS when a client CA is too."""
+    if settings.tls_cert is None and settings.tls_key is None:
+        return None
+    if settings.tls_cert is None or settings.tls_key is None:
+        raise SettingsError("TLS needs both MUSTER_TLS_CERT and MUSTER_TLS_KEY")
+    client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class SettingsError(SystemExit):
@@ -77,6 +78,15 @@ class ServerSettings:
     db_pool_size: int = 10
     # The Prometheus endpoint: None is off, 0 a free port (tests), else that port.
     metrics_port: int | None = None
+    # Public keys that sign bearer tokens (PEM text, or comma-separated PEM files).
+    # Required: no service answers without a token (health and reflection aside).
+    auth_public_keys: str = ""
+    auth_leeway_s: float = 60.0
+    # TLS: this server's certificate and key; with a client CA, clients must present
+    # a certificate it signed (mutual TLS between services).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
 
     @classmethod
     def from_env(
@@ -91,4 +101,13 @@ class ServerSettings:
             health_interval_s=env.number("HEALTH_INTERVAL_S", 2.0),
             db_pool_size=env.integer("DB_POOL_SIZE", 10),
             metrics_port=env.optional_integer("METRICS_PORT"),
+            auth_public_keys=env.require("AUTH_PUBLIC_KEYS"),
+            auth_leeway_s=env.number("AUTH_LEEWAY_S", 60.0),
+            tls_cert=_path(env.get("TLS_CERT")),
+            tls_key=_path(env.get("TLS_KEY")),
+            tls_client_ca=_path(env.get("TLS_CLIENT_CA")),
         )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None

@@ -9,10 +9,10 @@ from aiohttp import web
 from muster.gateway.v1 import gateway_service_pb2 as pb
 from muster.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 
-from services.common import metrics
+from services.common import auth, metrics
 from services.common.clock import Today, province_today
 from services.common.logging import configure_logging
-from services.common.server import RunningServer, serve_until_signalled, start_server
+from services.common.server import RunningServer, serve_until_signalled, server_tls, start_server
 from services.gateway.adapters.config_file import read_config
 from services.gateway.adapters.inventory_source import InventorySource
 from services.gateway.adapters.routing_source import RoutingSource
@@ -22,7 +22,8 @@ from services.gateway.api.servicer import ReadinessServicer
 from services.gateway.service_layer.keeper import KeeperTimings, ReadinessKeeper
 from services.gateway.settings import GatewaySettings
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ReadinessService"].full_name
+SERVICE = pb.DESCRIPTOR.services_by_name["ReadinessService"]
+SERVICE_NAME = SERVICE.full_name
 
 
 @dataclass
@@ -55,8 +56,9 @@ async def _start_http(app: web.Application, host: str, port: int) -> tuple[web.A
 async def start(
     settings: GatewaySettings, today: Today = province_today, timings: KeeperTimings | None = None
 ) -> RunningGateway:
-    inventory = InventorySource(settings.inventory_address)
-    routing = RoutingSource(settings.routing_address)
+    checks = auth.verifier(settings.auth_public_keys, settings.auth_leeway_s)
+    inventory = InventorySource(settings.inventory_address, settings.token, settings.client_tls())
+    routing = RoutingSource(settings.routing_address, settings.token, settings.client_tls())
     keeper = ReadinessKeeper(
         inventory,
         routing,
@@ -67,6 +69,9 @@ async def start(
     await keeper.start()
     reports = ReportCache(keeper)
     servicer = ReadinessServicer(reports)
+    checker = auth.Authenticator(
+        checks, auth.policy_for(servicer, SERVICE_NAME, [m.name for m in SERVICE.methods])
+    )
 
     async def loaded() -> bool:
         return keeper.ready
@@ -79,9 +84,11 @@ async def start(
         health_check=loaded,
         health_interval_s=settings.health_interval_s,
         metrics_port=settings.metrics_port,
+        auth=checker,
+        tls=server_tls(settings.server()),
     )
     runner, http_port = await _start_http(
-        build_app(reports), settings.http_host, settings.http_port
+        build_app(reports, checks), settings.http_host, settings.http_port
     )
     forget_levels = metrics.track_readiness(
         lambda: [(r.category, r.scope.kind, r.scope.code, r.level) for r in keeper.reports()],

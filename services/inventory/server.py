@@ -24,17 +24,18 @@ import structlog
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
-from services.common import metrics
+from services.common import auth, metrics
 from services.common.clock import Today, province_today
 from services.common.database import async_engine, database_answers
 from services.common.logging import configure_logging
-from services.common.server import RunningServer, serve_until_signalled, start_server
+from services.common.server import RunningServer, serve_until_signalled, server_tls, start_server
 from services.common.settings import Env, ServerSettings, SettingsError
 from services.inventory.api.servicer import InventoryServicer
 from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_PORT = 50051
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["InventoryService"].full_name
+SERVICE = pb.DESCRIPTOR.services_by_name["InventoryService"]
+SERVICE_NAME = SERVICE.full_name
 # Set in a worker (its number, from 1): serve, do not start workers.
 WORKER_ENV = "MUSTER_INVENTORY_WORKER"
 
@@ -46,6 +47,9 @@ async def start(
 ) -> RunningServer:
     engine = async_engine(settings.database_url, settings.db_pool_size)
     servicer = InventoryServicer(UnitOfWorkFactory(engine), today)
+    checker = auth.authenticator(
+        settings.auth_public_keys, servicer, SERVICE, settings.auth_leeway_s
+    )
     running = await start_server(
         host=settings.host,
         port=settings.port,
@@ -55,6 +59,8 @@ async def start(
         health_interval_s=settings.health_interval_s,
         reuse_port=shared_port,
         metrics_port=settings.metrics_port,
+        auth=checker,
+        tls=server_tls(settings),
     )
     running.on_stop += [metrics.track_pool("inventory", engine), engine.dispose]
     return running

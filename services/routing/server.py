@@ -10,10 +10,11 @@ from concurrent.futures import ProcessPoolExecutor
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
-from services.common import metrics
+from services.common import auth, metrics
+from services.common.channels import ClientTls, client_tls
 from services.common.database import async_engine, database_answers
 from services.common.logging import configure_logging
-from services.common.server import RunningServer, serve_until_signalled, start_server
+from services.common.server import RunningServer, serve_until_signalled, server_tls, start_server
 from services.common.settings import Env, ServerSettings
 from services.routing.adapters.inventory_client import InventoryClient
 from services.routing.api.servicer import RoutingServicer
@@ -21,7 +22,8 @@ from services.routing.seed.load import parse, read_network
 from services.routing.service_layer.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_PORT = 50052
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RoutingService"].full_name
+SERVICE = pb.DESCRIPTOR.services_by_name["RoutingService"]
+SERVICE_NAME = SERVICE.full_name
 
 
 def _warm() -> None:
@@ -35,10 +37,12 @@ async def start(
     solver_processes: int = 2,
     *,
     warm: bool = False,
+    inventory_tls: ClientTls | None = None,
 ) -> RunningServer:
     engine = async_engine(settings.database_url, settings.db_pool_size)
     reference = parse(read_network())
-    inventory = InventoryClient(inventory_address)
+    # Routing calls inventory only while serving a request, with that request's token.
+    inventory = InventoryClient(inventory_address, auth.on_behalf(), inventory_tls)
     # spawn, not fork: a forked child of a process running gRPC threads aborts.
     solver = ProcessPoolExecutor(
         max_workers=solver_processes, mp_context=multiprocessing.get_context("spawn")
@@ -49,6 +53,9 @@ async def start(
     servicer = RoutingServicer(
         UnitOfWorkFactory(engine), inventory, reference.cities, reference.roads, solver
     )
+    checker = auth.authenticator(
+        settings.auth_public_keys, servicer, SERVICE, settings.auth_leeway_s
+    )
     running = await start_server(
         host=settings.host,
         port=settings.port,
@@ -57,6 +64,8 @@ async def start(
         health_check=lambda: database_answers(engine),
         health_interval_s=settings.health_interval_s,
         metrics_port=settings.metrics_port,
+        auth=checker,
+        tls=server_tls(settings),
     )
     running.on_stop += [metrics.track_pool("routing", engine), engine.dispose]
     running.on_stop.append(inventory.close)
@@ -73,7 +82,9 @@ async def _main() -> None:
     inventory = env.get("INVENTORY_ADDRESS", "127.0.0.1:50051")
     processes = int(env.get("SOLVER_PROCESSES", "2") or "2")
     settings = ServerSettings.from_env("routing", DEFAULT_PORT)
-    running = await start(settings, inventory or "", processes, warm=True)
+    running = await start(
+        settings, inventory or "", processes, warm=True, inventory_tls=client_tls(env)
+    )
     await serve_until_signalled(running)
 
 

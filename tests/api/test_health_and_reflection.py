@@ -11,6 +11,7 @@ from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
 from services.inventory.server import SERVICE_NAME
 from tests.conftest import start_inventory
+from tests.support import auth
 from tests.support.proxy import DatabaseProxy
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -38,7 +39,7 @@ async def test_health_is_not_serving_while_the_database_is_unreachable(database_
     await proxy.start()
     running = await start_inventory(proxy.url, health_interval_s=0.2)
     try:
-        async with grpc.aio.insecure_channel(running.address) as channel:
+        async with auth.channel(running.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             stub = pb_grpc.InventoryServiceStub(channel)
             assert await _status(health) == SERVING
@@ -62,7 +63,7 @@ async def test_health_is_not_serving_while_the_database_is_unreachable(database_
 
 
 async def test_reflection_lists_the_inventory_service(inventory) -> None:
-    async with grpc.aio.insecure_channel(inventory.address) as channel:
+    async with auth.channel(inventory.address) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
 
         async def requests():

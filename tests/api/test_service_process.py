@@ -14,6 +14,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
+from services.common.channels import sync_channel
+from tests.support import auth
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -59,7 +62,7 @@ def test_one_json_line_per_rpc_and_a_clean_stop_on_sigterm(database_url: str, wo
     try:
         address = f"127.0.0.1:{port}"
         _wait_serving(address)
-        with grpc.insecure_channel(address) as channel:
+        with sync_channel(address, auth.token) as channel:
             stub = pb_grpc.InventoryServiceStub(channel)
             stub.ListDepots(
                 pb.ListDepotsRequest(), metadata=[("x-request-id", "req-42")], timeout=5

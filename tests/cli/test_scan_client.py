@@ -24,6 +24,7 @@ from services.inventory import server as inventory_server
 from services.inventory.domain import labels
 from tests.api.scan_world import World, build_world
 from tests.conftest import TODAY
+from tests.support import auth
 
 A = pb.ScanAction
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,9 @@ def options(world: World, action: str = "receive", **fields: str) -> scan.Option
 
 async def start_inventory(database_url: str, port: int) -> RunningServer:
     """Inventory on a fixed port, so that it can come back where the client looks."""
-    settings = ServerSettings(service="inventory", database_url=database_url, port=port)
+    settings = ServerSettings(
+        service="inventory", auth_public_keys=auth.PUBLIC_KEYS, database_url=database_url, port=port
+    )
     return await inventory_server.start(settings, today=lambda: TODAY)
 
 

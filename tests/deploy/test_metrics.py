@@ -27,6 +27,7 @@ from services.gateway.settings import GatewaySettings
 from services.routing import server as routing_server
 from tests.conftest import TODAY, start_inventory
 from tests.gateway.world import FAST
+from tests.support import auth
 
 INVENTORY = "muster.inventory.v1.InventoryService"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -47,13 +48,22 @@ class Trio:
 async def trio(deploy_url: str) -> AsyncIterator[Trio]:
     inventory = await start_inventory(deploy_url, metrics_port=0)
     routing = await routing_server.start(
-        ServerSettings(service="routing", database_url=deploy_url, metrics_port=0),
+        ServerSettings(
+            service="routing",
+            auth_public_keys=auth.PUBLIC_KEYS,
+            database_url=deploy_url,
+            metrics_port=0,
+        ),
         inventory_address=inventory.address,
         solver_processes=1,
     )
     gateway = await gateway_server.start(
         GatewaySettings(
-            inventory_address=inventory.address, routing_address=routing.address, metrics_port=0
+            inventory_address=inventory.address,
+            routing_address=routing.address,
+            metrics_port=0,
+            auth_public_keys=auth.PUBLIC_KEYS,
+            token=auth.gateway_token(),
         ),
         today=lambda: TODAY,
         timings=FAST,
@@ -90,7 +100,7 @@ def matching(samples: Samples, name: str, **labels: str) -> dict[frozenset, floa
 
 
 async def _inventory_calls(address: str) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with auth.channel(address) as channel:
         stub = inv_grpc.InventoryServiceStub(channel)
         await stub.ListDepots(inv.ListDepotsRequest(), timeout=10)
         with pytest.raises(grpc.aio.AioRpcError):
@@ -119,7 +129,7 @@ async def _plan(address: str) -> None:
         priority=1,
     )
     demand.deadline.FromDatetime(datetime.now(UTC) + timedelta(hours=12))
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with auth.channel(address) as channel:
         stub = rt_grpc.RoutingServiceStub(channel)
         await stub.PlanDelivery(rt.PlanDeliveryRequest(demands=[demand], time_budget_s=1))
 
@@ -131,7 +141,7 @@ async def test_every_service_serves_metrics_and_real_calls_move_them(trio: Trio)
 
     await _inventory_calls(trio.inventory.address)
     await _plan(trio.routing.address)
-    async with grpc.aio.insecure_channel(trio.gateway.address) as channel:
+    async with auth.channel(trio.gateway.address) as channel:
         await gw_grpc.ReadinessServiceStub(channel).ListReadiness(gw.ListReadinessRequest())
 
     after = [await scrape(port) for port in ports]

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from services.common.auth import Role
 from tests.gateway.world import World, inspect, start_world, unit_code
+from tests.support import auth
 
 CHROMIUM = os.environ.get("MUSTER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SIPING_KIT = "D-DET-SIPING/WATER-FLOOD/1"
@@ -43,7 +45,8 @@ async def test_the_dashboard_shows_map_matrix_drill_down_and_a_scan_live(world: 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = await browser.new_page(viewport={"width": 1400, "height": 900})
-        await page.goto(world.gateway.http_url + "/")
+        # As `make run` prints it: the command role's token in the link's fragment.
+        await page.goto(f"{world.gateway.http_url}/#token={auth.token(Role.COMMAND)}")
         await page.wait_for_selector("body[data-ready=true]", timeout=20_000)
 
         assert await page.locator("svg#map circle.depot").count() == 20

@@ -24,7 +24,9 @@ import pytest
 from google.protobuf import json_format
 from muster.gateway.v1 import gateway_service_pb2 as pb
 
+from services.common.auth import Role
 from tests.gateway.world import World, eventually, get, inspect, measure, start_world, unit_code
+from tests.support import auth
 
 WATER = pb.CATEGORY_WATER
 CITY = pb.Scope.KIND_CITY
@@ -49,7 +51,11 @@ def _with_estimate(report: pb.ReadinessReport) -> bool:
 
 def _fetch_json(world: World, path: str) -> tuple[int, Any]:
     try:
-        with urllib.request.urlopen(world.gateway.http_url + path, timeout=10) as answer:
+        request = urllib.request.Request(
+            world.gateway.http_url + path,
+            headers={"Authorization": f"Bearer {auth.token(Role.COMMAND)}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

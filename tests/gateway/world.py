@@ -25,6 +25,7 @@ from services.routing import server as routing_server
 from services.routing.seed import load as network_seed
 from services.routing.service_layer.unit_of_work import UnitOfWorkFactory
 from tests.conftest import TODAY, start_inventory
+from tests.support import auth
 
 FAST = KeeperTimings(retry_s=0.2, estimates_interval_s=3.0, estimates_settle_s=0.2, day_check_s=60)
 
@@ -62,17 +63,24 @@ class World:
 async def start_world(url: str) -> World:
     inventory = await start_inventory(url)
     routing = await routing_server.start(
-        ServerSettings(service="routing", database_url=url, port=0),
+        ServerSettings(
+            service="routing", auth_public_keys=auth.PUBLIC_KEYS, database_url=url, port=0
+        ),
         inventory_address=inventory.address,
     )
     gateway = await gateway_server.start(
-        GatewaySettings(inventory_address=inventory.address, routing_address=routing.address),
+        GatewaySettings(
+            inventory_address=inventory.address,
+            routing_address=routing.address,
+            auth_public_keys=auth.PUBLIC_KEYS,
+            token=auth.gateway_token(),
+        ),
         today=lambda: TODAY,
         timings=FAST,
     )
     channels = [
-        grpc.aio.insecure_channel(gateway.address),
-        grpc.aio.insecure_channel(inventory.address),
+        auth.channel(gateway.address),
+        auth.channel(inventory.address),
     ]
     world = World(url, inventory, routing, gateway, channels)
     assert await gateway.keeper.wait_loaded(30), "the gateway never read inventory"

@@ -14,6 +14,7 @@ from services.routing.adapters import migrations
 from services.routing.seed import load as network_seed
 from services.routing.service_layer.unit_of_work import UnitOfWorkFactory
 from tests.api.helpers import fails, violations
+from tests.support import auth
 from tests.support.database import PgServer
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -27,10 +28,12 @@ async def routing(database_url: str) -> AsyncIterator[pb_grpc.RoutingServiceStub
     await engine.dispose()
     assert first == second
     running = await routing_server.start(
-        ServerSettings(service="routing", database_url=database_url, port=0),
+        ServerSettings(
+            service="routing", auth_public_keys=auth.PUBLIC_KEYS, database_url=database_url, port=0
+        ),
         inventory_address="127.0.0.1:9",  # not used by the network RPCs
     )
-    async with grpc.aio.insecure_channel(running.address) as channel:
+    async with auth.channel(running.address) as channel:
         yield pb_grpc.RoutingServiceStub(channel)
     await running.stop(0)
 

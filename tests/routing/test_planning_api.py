@@ -18,6 +18,7 @@ from services.routing.seed import load as network_seed
 from services.routing.service_layer.unit_of_work import UnitOfWorkFactory
 from tests.api.helpers import fails, violations
 from tests.conftest import start_inventory
+from tests.support import auth
 
 ADDRESSES: dict[str, str] = {}
 
@@ -31,13 +32,15 @@ async def stubs(
     await engine.dispose()
     inventory = await start_inventory(seeded_url)
     routing = await routing_server.start(
-        ServerSettings(service="routing", database_url=seeded_url, port=0),
+        ServerSettings(
+            service="routing", auth_public_keys=auth.PUBLIC_KEYS, database_url=seeded_url, port=0
+        ),
         inventory_address=inventory.address,
     )
     ADDRESSES["routing"] = routing.address
     async with (
-        grpc.aio.insecure_channel(routing.address) as r,
-        grpc.aio.insecure_channel(inventory.address) as i,
+        auth.channel(routing.address) as r,
+        auth.channel(inventory.address) as i,
     ):
         yield pb_grpc.RoutingServiceStub(r), inv_grpc.InventoryServiceStub(i)
     await routing.stop(0)

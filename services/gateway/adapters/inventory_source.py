@@ -17,6 +17,7 @@ from google.type import date_pb2
 from muster.inventory.v1 import inventory_service_pb2 as inv
 from muster.inventory.v1 import inventory_service_pb2_grpc as inv_grpc
 
+from services.common.channels import ClientTls, aio_channel
 from services.common.errors import Unavailable
 from services.gateway.domain.model import (
     Category,
@@ -87,9 +88,9 @@ class KitChange:
 
 
 class InventorySource:
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, token: str = "", tls: ClientTls | None = None) -> None:
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = aio_channel(address, (lambda: token) if token else None, tls)
         self._stub = inv_grpc.InventoryServiceStub(self._channel)
 
     async def close(self) -> None:

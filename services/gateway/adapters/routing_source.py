@@ -8,6 +8,7 @@ import grpc
 from muster.routing.v1 import routing_service_pb2 as rpb
 from muster.routing.v1 import routing_service_pb2_grpc as rpb_grpc
 
+from services.common.channels import ClientTls, aio_channel
 from services.common.errors import Unavailable
 from services.gateway.domain.model import Estimate
 
@@ -15,9 +16,9 @@ DEADLINE_S = 15.0
 
 
 class RoutingSource:
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, token: str = "", tls: ClientTls | None = None) -> None:
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = aio_channel(address, (lambda: token) if token else None, tls)
         self._stub = rpb_grpc.RoutingServiceStub(self._channel)
 
     async def close(self) -> None:

@@ -14,13 +14,25 @@ from aiohttp import web
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from services.common.errors import DomainError, InvalidArgument, NotFound, Unavailable
+from services.common.auth import Role, TokenVerifier, bearer
+from services.common.errors import (
+    DomainError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 from services.gateway.api import mappers
 from services.gateway.api.openapi import openapi_document
 from services.gateway.api.reports import ReportCache
 
 DASHBOARD = Path(__file__).with_name("dashboard.html")
 REPORTS: web.AppKey[ReportCache] = web.AppKey("reports", ReportCache)
+VERIFIER: web.AppKey[TokenVerifier] = web.AppKey("verifier", TokenVerifier)
+# The page and the API's description are open; readiness itself needs a token.
+OPEN_PATHS = frozenset({"/", "/openapi.json"})
+READERS = frozenset({Role.COMMAND, Role.PLANNER, Role.ADMIN})
 
 
 def to_json(message: Message) -> dict[str, Any]:
@@ -34,7 +46,13 @@ def _error(status: int, code: str, message: str) -> web.Response:
 @web.middleware
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
+        if request.path not in OPEN_PATHS:
+            _admit(request)
         return await handler(request)
+    except Unauthenticated as error:
+        return _error(401, "UNAUTHENTICATED", error.message)
+    except PermissionDenied as error:
+        return _error(403, "PERMISSION_DENIED", error.message)
     except InvalidArgument as error:
         return _error(400, "INVALID_ARGUMENT", error.message)
     except NotFound as error:
@@ -43,6 +61,17 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return _error(503, "UNAVAILABLE", error.message)
     except DomainError as error:
         return _error(400, "FAILED_PRECONDITION", error.message)
+
+
+def _admit(request: web.Request) -> None:
+    """The same bearer tokens as gRPC: an Authorization header, or for the browser's
+    EventSource (which cannot send headers) an `access_token` query parameter."""
+    header = request.headers.get("Authorization", "")
+    query = request.query.get("access_token", "")
+    token = bearer({"authorization": header or (f"Bearer {query}" if query else "")})
+    principal = request.app[VERIFIER].verify(token)
+    if not principal.roles & READERS:
+        raise PermissionDenied(f"{principal.subject} may not read readiness (command or planner)")
 
 
 async def list_readiness(request: web.Request) -> web.Response:
@@ -88,9 +117,10 @@ async def dashboard(request: web.Request) -> web.Response:
     return web.Response(text=DASHBOARD.read_text(encoding="utf-8"), content_type="text/html")
 
 
-def build_app(reports: ReportCache) -> web.Application:
+def build_app(reports: ReportCache, verifier: TokenVerifier) -> web.Application:
     app = web.Application(middlewares=[errors])
     app[REPORTS] = reports
+    app[VERIFIER] = verifier
     app.router.add_get("/", dashboard)
     app.router.add_get("/v1/readiness", list_readiness)
     app.router.add_get("/v1/readiness/{category}", get_readiness)

@@ -14,7 +14,8 @@ from google.protobuf.message import Message
 from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
-from services.common import convert, metrics
+from services.common import auth, convert, metrics
+from services.common.auth import Role, allow
 from services.common.clock import Today
 from services.common.errors import InvalidArgument, ReplayedRefusal, Violations
 from services.inventory.adapters.scan_store import StoredRefusal
@@ -28,6 +29,12 @@ CHANGE_BATCH = 500
 EXPORT_BATCH = 200
 HEARTBEAT_S = 10.0
 R = TypeVar("R")
+
+
+def _depot(request: object) -> list[str]:
+    """A list call's depot filter; none means every depot."""
+    code = getattr(request, "depot_code", "")
+    return [code] if code else []
 
 
 def fingerprint(request: Message) -> str:
@@ -66,6 +73,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             return await work(uow)
 
     # ---------------------------------------------------------------- depots
+    @allow()
     async def CreateDepot(
         self, request: pb.CreateDepotRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateDepotResponse:
@@ -77,6 +85,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             lambda d: pb.CreateDepotResponse(depot=mappers.depot(d)),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def GetDepot(
         self, request: pb.GetDepotRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDepotResponse:
@@ -84,6 +93,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         found = await self._read(lambda uow: handlers.get_depot(code, uow))
         return pb.GetDepotResponse(depot=mappers.depot(found))
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def ListDepots(
         self, request: pb.ListDepotsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDepotsResponse:
@@ -94,6 +104,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             next_page_token=convert.page_token(found.next_key, "depots"),
         )
 
+    @allow()
     async def UpdateDepot(
         self, request: pb.UpdateDepotRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpdateDepotResponse:
@@ -105,6 +116,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             lambda d: pb.UpdateDepotResponse(depot=mappers.depot(d)),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER)
     async def GetDepotCompliance(
         self, request: pb.GetDepotComplianceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDepotComplianceResponse:
@@ -113,6 +125,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.GetDepotComplianceResponse(depots=[mappers.compliance(a) for a in found])
 
     # ---------------------------------------------------------------- locations
+    @allow()
     async def CreateLocation(
         self, request: pb.CreateLocationRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateLocationResponse:
@@ -124,6 +137,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             lambda loc: pb.CreateLocationResponse(location=mappers.location(loc)),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def ListLocations(
         self, request: pb.ListLocationsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListLocationsResponse:
@@ -136,6 +150,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     # ---------------------------------------------------------------- item types
+    @allow()
     async def CreateItemType(
         self, request: pb.CreateItemTypeRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateItemTypeResponse:
@@ -147,6 +162,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             lambda it: pb.CreateItemTypeResponse(item_type=mappers.item_type(it)),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def ListItemTypes(
         self, request: pb.ListItemTypesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListItemTypesResponse:
@@ -158,6 +174,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     # ---------------------------------------------------------------- templates
+    @allow()
     async def CreateKitTemplate(
         self, request: pb.CreateKitTemplateRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateKitTemplateResponse:
@@ -169,6 +186,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             lambda t: pb.CreateKitTemplateResponse(template=mappers.template(t)),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def GetKitTemplate(
         self, request: pb.GetKitTemplateRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetKitTemplateResponse:
@@ -176,6 +194,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         found = await self._read(lambda uow: handlers.get_kit_template(code, version, uow))
         return pb.GetKitTemplateResponse(template=mappers.template(found))
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def ListKitTemplates(
         self, request: pb.ListKitTemplatesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListKitTemplatesResponse:
@@ -189,6 +208,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     # ---------------------------------------------------------------- kits
+    @allow(Role.DEPOT_STAFF, depots=lambda r: [r.depot_code])
     async def CreateKit(
         self, request: pb.CreateKitRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateKitResponse:
@@ -200,13 +220,16 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             mappers.kit_created,
         )
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def GetKit(
         self, request: pb.GetKitRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetKitResponse:
         label = mappers.label(request)
         found = await self._read(lambda uow: handlers.get_kit(label, uow, self._today()))
+        auth.act_at(found.kit.depot_code)
         return mappers.kit_view(found)
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF, depots=_depot)
     async def ListKits(
         self, request: pb.ListKitsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListKitsResponse:
@@ -222,6 +245,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     # ---------------------------------------------------------------- standards
+    @allow()
     async def SetReserveStandard(
         self, request: pb.SetReserveStandardRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetReserveStandardResponse:
@@ -233,6 +257,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             lambda s: pb.SetReserveStandardResponse(standard=mappers.standard(s)),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def ListReserveStandards(
         self, request: pb.ListReserveStandardsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListReserveStandardsResponse:
@@ -241,6 +266,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.ListReserveStandardsResponse(standards=[mappers.standard(s) for s in found])
 
     # ---------------------------------------------------------------- scans
+    @allow(Role.DEPOT_STAFF, depots=lambda r: [r.scan.depot_code])
     async def RecordScan(
         self, request: pb.RecordScanRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordScanResponse:
@@ -255,6 +281,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             raise ReplayedRefusal(answer.status)
         return pb.RecordScanResponse(result=scan_mappers.recorded(answer))
 
+    @allow(Role.DEPOT_STAFF, depots=lambda r: [s.depot_code for s in r.scans])
     async def RecordScans(
         self, request: pb.RecordScansRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordScansResponse:
@@ -290,6 +317,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 results[i] = results[j] if same else scan_mappers.reused(scan.scan_id)
         return pb.RecordScansResponse(results=results)
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF)
     async def ResolveCode(
         self, request: pb.ResolveCodeRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResolveCodeResponse:
@@ -300,6 +328,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.ResolveCodeResponse(subject=scan_mappers.subject(found))
 
     # ---------------------------------------------------------------- transfers
+    @allow(Role.PLANNER, Role.DEPOT_STAFF, depots=lambda r: [r.from_depot_code])
     async def CreateTransfer(
         self, request: pb.CreateTransferRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateTransferResponse:
@@ -312,6 +341,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             lambda t: pb.CreateTransferResponse(transfer=scan_mappers.transfer(t)),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER)
     async def GetTransfer(
         self, request: pb.GetTransferRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetTransferResponse:
@@ -319,6 +349,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         found = await self._read(lambda uow: transfers.get_transfer(sscc, uow))
         return pb.GetTransferResponse(transfer=scan_mappers.transfer(found))
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF, depots=_depot)
     async def ListTransfers(
         self, request: pb.ListTransfersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTransfersResponse:
@@ -330,6 +361,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     # ---------------------------------------------------------------- counts
+    @allow(Role.DEPOT_STAFF, depots=lambda r: [r.depot_code])
     async def StartCount(
         self, request: pb.StartCountRequest, context: grpc.aio.ServicerContext
     ) -> pb.StartCountResponse:
@@ -341,6 +373,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             lambda found: pb.StartCountResponse(count=scan_mappers.stock_count(found)),
         )
 
+    @allow(Role.DEPOT_STAFF)
     async def CloseCount(
         self, request: pb.CloseCountRequest, context: grpc.aio.ServicerContext
     ) -> pb.CloseCountResponse:
@@ -356,6 +389,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     # ---------------------------------------------------------------- queries
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF, depots=_depot)
     async def ListExpiring(
         self, request: pb.ListExpiringRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListExpiringResponse:
@@ -368,6 +402,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             next_page_token=convert.page_token(found.next_key, "expiring"),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER, Role.DEPOT_STAFF, depots=_depot)
     async def ListInspectionsDue(
         self, request: pb.ListInspectionsDueRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListInspectionsDueResponse:
@@ -380,6 +415,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             next_page_token=convert.page_token(found.next_key, "inspections"),
         )
 
+    @allow(Role.COMMAND, Role.PLANNER)
     async def GetHistory(
         self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetHistoryResponse:
@@ -392,6 +428,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         )
 
     # ---------------------------------------------------------------- change feed
+    @allow(Role.COMMAND)
     async def WatchChanges(
         self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchChangesResponse]:
@@ -416,6 +453,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             await asyncio.sleep(self._change_poll_s)
 
     # ---------------------------------------------------------------- export
+    @allow(Role.COMMAND)
     async def ExportKits(
         self, request: pb.ExportKitsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ExportKitsResponse]:

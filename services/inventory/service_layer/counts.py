@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from services.common import auth
 from services.common.errors import FieldViolation, InvalidArgument, NotFound
 from services.inventory.adapters.movement_repository import CountedScan, OnRecord
 from services.inventory.adapters.orm import CountRow
@@ -84,6 +85,7 @@ async def close_count(
     row = await uow.movements.count_for_update(cmd.count_id)
     if row is None:
         raise NotFound("count", cmd.count_id)
+    auth.act_at(to_count(row).depot_code)  # depot staff close only their depot's counts
     if not row.open:
         raise scanning.refuse("COUNT_NOT_OPEN", f"count {row.count_id} is already closed")
     scans = await uow.movements.counted(row.id)

@@ -51,7 +51,12 @@ from services.inventory.domain.model import (
     TransferState,
 )
 from services.inventory.domain.scanning import ScanOutcome, Subject, refuse
-from services.inventory.service_layer.unit_of_work import ScanUnit, UnitOfWork, UnitOfWorkFactory
+from services.inventory.service_layer.unit_of_work import (
+    ConnectionLost,
+    ScanUnit,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 MAX_ATTEMPTS = 3
 Encode = Callable[[commands.RecordScan, ScanOutcome], bytes]
@@ -157,6 +162,12 @@ async def record_scans(
             return answers
         except Conflict:
             if attempt == MAX_ATTEMPTS:
+                raise
+        except ConnectionLost:
+            # E.g. the database restarted while the pool held the connection. Once
+            # more on a fresh one: whether or not the first attempt committed, scan
+            # ids make the second answer the same.
+            if attempt > 1:
                 raise
     raise AssertionError("unreachable")
 

@@ -1,31 +1,33 @@
 """The inventory's units of work: repositories on an ORM session, and the scan path's own.
 
 Most commands run in a `UnitOfWork`: an ORM session and its repositories.
-Scans run in a `ScanUnit`: one pooled connection whose driver transaction the
-scan store uses directly, with no Session, identity map or flush in between
-(the scan path's CPU went mostly there).
+Scans run in a `ScanUnit`: one connection of the scan pool (ScanConnections)
+whose driver transaction the scan store uses directly, with no Session,
+identity map or flush in between (the scan path's CPU went mostly there).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
 import psycopg
 from psycopg.pq import TransactionStatus
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     AsyncSessionTransaction,
     async_sessionmaker,
 )
+from sqlalchemy.pool import QueuePool
 
+from services.common.errors import Unavailable
 from services.common.unit_of_work import SqlUnitOfWork, translate_driver
 from services.inventory.adapters.movement_repository import MovementRepository
 from services.inventory.adapters.repository import Repository
+from services.inventory.adapters.scan_connections import ScanConnections
 from services.inventory.adapters.scan_store import ReferenceCache, ScanStore
 from services.inventory.adapters.stock_queries import StockQueries
 
@@ -56,30 +58,28 @@ class UnitOfWork(SqlUnitOfWork):
         return self.session.begin_nested()
 
 
+class ConnectionLost(Unavailable):
+    """The connection broke under a unit of work: its outcome is not known."""
+
+
 class ScanUnit:
-    """One transaction on one pooled connection, for recording scans.
+    """One transaction on one connection of the scan pool, for recording scans.
 
     Errors are translated as in every unit of work (a lost connection is
-    `Unavailable`, a deadlock `Conflict`), and a connection that broke is
-    dropped from the pool rather than handed to the next caller.
+    `Unavailable`, a deadlock `Conflict`); a connection that broke is not
+    handed out again.
     """
 
-    def __init__(self, engine: AsyncEngine, cache: ReferenceCache) -> None:
-        self._engine = engine
+    def __init__(self, connections: ScanConnections, cache: ReferenceCache) -> None:
+        self._connections = connections
         self._cache = cache
-        self._conn: AsyncConnection
+        self._lease: AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]
         self._driver: psycopg.AsyncConnection[Any]
         self.store: ScanStore
 
     async def __aenter__(self) -> Self:
-        self._conn = await self._engine.connect()
-        try:
-            raw = await self._conn.get_raw_connection()
-        except BaseException:
-            await self._conn.close()
-            raise
-        assert raw.driver_connection is not None
-        self._driver = raw.driver_connection
+        self._lease = self._connections.connection()
+        self._driver = await self._lease.__aenter__()
         self.store = ScanStore(self._driver, self._cache)
         return self
 
@@ -95,10 +95,10 @@ class ScanUnit:
         except psycopg.Error:
             pass
         finally:
-            if self._driver.broken or self._driver.closed:
-                await self._conn.invalidate()
-            await self._conn.close()
+            await self._lease.__aexit__(None, None, None)
         if isinstance(error, psycopg.Error):
+            if self._driver.broken:
+                raise ConnectionLost("the database connection was lost") from error
             translated = translate_driver(error, self._driver)
             if translated is not None:
                 raise translated from error
@@ -127,9 +127,12 @@ class UnitOfWorkFactory:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._cache = ReferenceCache()
+        pool = engine.pool
+        size = pool.size() if isinstance(pool, QueuePool) else 5
+        self._scan_connections = ScanConnections(engine, size)
 
     def __call__(self) -> UnitOfWork:
         return UnitOfWork(self._sessions, self._cache)
 
     def scans(self) -> ScanUnit:
-        return ScanUnit(self.engine, self._cache)
+        return ScanUnit(self._scan_connections, self._cache)

@@ -9,6 +9,8 @@ import grpc
 from muster.inventory.v1 import inventory_service_pb2 as inv
 from muster.inventory.v1 import inventory_service_pb2_grpc as inv_grpc
 
+from services.common.auth import TokenSource
+from services.common.channels import ClientTls, aio_channel
 from services.common.errors import PreconditionFailed, Unavailable
 from services.routing.domain.assignment import ReadyKit
 from services.routing.domain.network import Place
@@ -18,9 +20,14 @@ DEADLINE_S = 5.0
 
 
 class InventoryClient:
-    def __init__(self, address: str) -> None:
+    """Calls inventory with the token of the request being served (so inventory checks and
+    records the planner, not routing), or routing's own token outside a request."""
+
+    def __init__(
+        self, address: str, token: TokenSource | None = None, tls: ClientTls | None = None
+    ) -> None:
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = aio_channel(address, token, tls)
         self._stub = inv_grpc.InventoryServiceStub(self._channel)
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
 from services.common import convert, metrics
+from services.common.auth import Role, allow
 from services.common.clock import PROVINCE_TZ
 from services.common.errors import Violations
 from services.routing.adapters.inventory_client import InventoryClient
@@ -59,6 +60,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
             await uow.commit()
             return found
 
+    @allow(Role.PLANNER, Role.COMMAND)
     async def GetNetwork(
         self, request: pb.GetNetworkRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetNetworkResponse:
@@ -72,6 +74,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         answer.as_of.GetCurrentTime()
         return answer
 
+    @allow(Role.PLANNER, Role.COMMAND)
     async def ListPartnerServices(
         self, request: pb.ListPartnerServicesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPartnerServicesResponse:
@@ -81,6 +84,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
             services=[mappers.service(s, basis) for s, basis in found]
         )
 
+    @allow(Role.PLANNER)
     async def UpsertPartnerService(
         self, request: pb.UpsertPartnerServiceRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpsertPartnerServiceResponse:
@@ -88,6 +92,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         found, kept = await self._write(lambda uow: network.upsert_service(service, basis, uow))
         return pb.UpsertPartnerServiceResponse(service=mappers.service(found, kept))
 
+    @allow(Role.PLANNER, Role.COMMAND)
     async def ListFleet(
         self, request: pb.ListFleetRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListFleetResponse:
@@ -97,6 +102,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         found = await self._read(lambda uow: network.list_fleet(depot, uow))
         return pb.ListFleetResponse(vehicles=[mappers.vehicle(x) for x in found])
 
+    @allow(Role.PLANNER)
     async def UpsertVehicle(
         self, request: pb.UpsertVehicleRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpsertVehicleResponse:
@@ -111,6 +117,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         kits = await self._inventory.ready_kits()
         return view.as_network(), depots, kits
 
+    @allow(Role.PLANNER)
     async def PlanDelivery(
         self, request: pb.PlanDeliveryRequest, context: grpc.aio.ServicerContext
     ) -> pb.PlanDeliveryResponse:
@@ -137,6 +144,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
             await plans.save_plan(stored, uow)
         return pb.PlanDeliveryResponse(plan=message)
 
+    @allow(Role.PLANNER, Role.COMMAND)
     async def GetPlan(
         self, request: pb.GetPlanRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetPlanResponse:
@@ -144,6 +152,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         found = await self._read(lambda uow: plans.get_plan(plan_id, uow))
         return pb.GetPlanResponse(plan=mappers.stored_plan(found))
 
+    @allow(Role.PLANNER, Role.COMMAND)
     async def ListPlans(
         self, request: pb.ListPlansRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPlansResponse:
@@ -156,6 +165,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
             next_page_token=convert.page_token(found.next_key, "plans"),
         )
 
+    @allow(Role.PLANNER)
     async def CommitPlan(
         self, request: pb.CommitPlanRequest, context: grpc.aio.ServicerContext
     ) -> pb.CommitPlanResponse:
@@ -165,6 +175,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         )
         return pb.CommitPlanResponse(plan=mappers.stored_plan(committed))
 
+    @allow(Role.PLANNER, Role.COMMAND)
     async def EstimateDeliveryTimes(
         self, request: pb.EstimateDeliveryTimesRequest, context: grpc.aio.ServicerContext
     ) -> pb.EstimateDeliveryTimesResponse:
