@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test gen install lint typecheck seed clean bench
+.PHONY: run test gen install lint typecheck seed clean bench certs
 
 run: install ## set up, start PostgreSQL (embedded unless MUSTER_DATABASE_URL), migrate, seed, serve
 	$(BIN)/muster run
@@ -41,6 +41,9 @@ seed: install ## load the Jilin reference network into MUSTER_DATABASE_URL (idem
 
 bench: install ## RecordScan(s) throughput and p50/p99 on PostgreSQL, beside gRPC echo and raw SQL (benchmarks/README.md)
 	$(BIN)/python -m benchmarks.scan_bench $(BENCH_ARGS)
+
+certs: install ## a development CA and certificates for TLS / mutual TLS, in var/certs
+	$(BIN)/muster certs --out var/certs
 
 clean:
 	rm -rf $(VENV) gen .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc
 from rich.console import Console
 
+from services.cli import certs as certs_cli
 from services.cli import credentials
 from services.cli import plan as plan_cli
 from services.cli import readiness as readiness_cli
@@ -40,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         "readiness", help="readiness by category and scope, or one cell's reasons"
     )
     readiness_cli.add_arguments(ready)
+    certs = sub.add_parser("certs", help="a development CA and TLS certificates")
+    certs_cli.add_arguments(certs)
     token = sub.add_parser("token", help="a development bearer token for a role")
     credentials.add_arguments(token)
     printed = sub.add_parser("labels", help="GS1 label payloads (and SVG images) for a depot")
@@ -85,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "scan":
             return scan_cli.command(args, console)
+        if args.command == "certs":
+            return certs_cli.command(args, console)
         if args.command == "token":
             return credentials.command(args, console)
         if args.command == "plan":

@@ -1,0 +1,66 @@
+"""TLS and mutual TLS on a real server, with the development CA `make certs` makes."""
+
+from pathlib import Path
+
+import grpc
+import pytest
+from muster.inventory.v1 import inventory_service_pb2 as pb
+from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
+
+from services.cli.certs import make
+from services.common.channels import ClientTls, aio_channel
+from tests.conftest import start_inventory
+from tests.support import auth
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("certs")
+    make(folder, ["localhost", "127.0.0.1"])
+    return folder
+
+
+async def _list(address: str, tls: ClientTls | None) -> grpc.StatusCode:
+    token = auth.token()
+    async with aio_channel(address, lambda: token, tls) as channel:
+        try:
+            await pb_grpc.InventoryServiceStub(channel).ListDepots(
+                pb.ListDepotsRequest(), timeout=5
+            )
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+    return grpc.StatusCode.OK
+
+
+async def test_mutual_tls_lets_in_only_clients_with_a_certificate_from_the_ca(
+    database_url: str, certs: Path
+) -> None:
+    server = await start_inventory(
+        database_url,
+        tls_cert=certs / "inventory.pem",
+        tls_key=certs / "inventory-key.pem",
+        tls_client_ca=certs / "ca.pem",
+    )
+    try:
+        with_cert = ClientTls(certs / "ca.pem", certs / "routing.pem", certs / "routing-key.pem")
+        assert await _list(server.address, with_cert) == grpc.StatusCode.OK
+        assert await _list(server.address, ClientTls(certs / "ca.pem")) != grpc.StatusCode.OK
+        assert await _list(server.address, None) != grpc.StatusCode.OK  # plaintext
+    finally:
+        await server.stop(0)
+
+
+async def test_tls_without_client_certificates_still_needs_a_token(
+    database_url: str, certs: Path
+) -> None:
+    server = await start_inventory(
+        database_url, tls_cert=certs / "inventory.pem", tls_key=certs / "inventory-key.pem"
+    )
+    try:
+        assert await _list(server.address, ClientTls(certs / "ca.pem")) == grpc.StatusCode.OK
+        async with aio_channel(server.address, None, ClientTls(certs / "ca.pem")) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await pb_grpc.InventoryServiceStub(channel).ListDepots(pb.ListDepotsRequest())
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        await server.stop(0)
