@@ -21,7 +21,7 @@ import grpc
 import structlog
 from grpc_status import rpc_status
 
-from services.common import auth, metrics
+from services.common import auth, calls, metrics
 from services.common.errors import DomainError
 from services.common.grpc_errors import internal_status, to_status
 
@@ -70,6 +70,8 @@ class _Call:
         auth.current.set(principal)
         if principal is not None:
             structlog.contextvars.bind_contextvars(subject=principal.subject)
+            device = self.meta.get("x-device") or self.caller
+            calls.current.set(calls.Call(self.request_id, principal.subject, device[:128]))
 
     async def __aexit__(self, *exc: object) -> None:
         code = self.context.code()

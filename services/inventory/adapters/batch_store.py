@@ -135,6 +135,8 @@ _LEDGER_TYPES = {
     "override_reason": "text",
     "result": "bytea",
     "fingerprint": "text",
+    "recorded_by": "text",
+    "request_id": "text",
 }
 _FEED_TYPES = {
     "feed_kind": "text",

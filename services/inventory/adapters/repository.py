@@ -10,8 +10,10 @@ from typing import TypeVar
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import calls
 from services.common.paging import Page, PageOf
 from services.inventory.adapters.orm import (
+    AuditRow,
     DepotRow,
     ItemTypeRow,
     KitRow,
@@ -24,7 +26,7 @@ from services.inventory.adapters.orm import (
     UnitRow,
 )
 from services.inventory.domain import labels, model
-from services.inventory.domain.model import Category, KitState, Tier
+from services.inventory.domain.model import AuditEntry, Category, KitState, Tier
 
 R = TypeVar("R")
 
@@ -542,6 +544,31 @@ class Repository:
     async def request(self, request_id: str) -> StoredAnswer | None:
         row = await self.session.get(RequestRow, request_id)
         return StoredAnswer(row.method, row.fingerprint, row.response) if row else None
+
+    def audit(self, method: str, keys: Sequence[str]) -> None:
+        """Record who made this change, from where, under which request id (same transaction)."""
+        call = calls.now_serving()
+        self.session.add(
+            AuditRow(
+                method=method,
+                actor=call.actor,
+                device=call.device,
+                request_id=call.request_id,
+                keys=[k for k in keys if k],
+            )
+        )
+
+    async def audit_of(self, key: str, limit: int = 100) -> list[AuditEntry]:
+        """The changes that touched `key`, newest first."""
+        rows = await self.session.scalars(
+            select(AuditRow)
+            .where(AuditRow.keys.contains([key]))
+            .order_by(AuditRow.id.desc())
+            .limit(limit)
+        )
+        return [
+            AuditEntry(r.at, r.method, r.actor, r.device, r.request_id, tuple(r.keys)) for r in rows
+        ]
 
     def save_answer(self, request_id: str, method: str, fingerprint: str, answer: bytes) -> None:
         self.session.add(

@@ -23,6 +23,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, AsyncCursor
 
+from services.common import calls
 from services.inventory.domain import commands, model
 from services.inventory.domain.model import (
     Category,
@@ -235,6 +236,8 @@ _LEDGER_FIELDS = (
     "override_reason",
     "result",
     "fingerprint",
+    "recorded_by",
+    "request_id",
 )
 _FEED_FIELDS = ("kind", "key", "depot_code", "action", "kit_label", "kit_state")
 # The ledger row and the change-feed row, in one statement.
@@ -697,6 +700,7 @@ def _ledger_params(
     change: dict[str, Any],
     fingerprint: str,
 ) -> dict[str, Any]:
+    call = calls.now_serving()
     params: dict[str, Any] = {
         "scan_id": cmd.scan_id,
         "action": cmd.action,
@@ -715,6 +719,9 @@ def _ledger_params(
         "override_reason": cmd.override_reason,
         "result": payload,
         "fingerprint": fingerprint,
+        # Who sent it (the token's subject) under which request id: the audit of a scan.
+        "recorded_by": call.actor,
+        "request_id": call.request_id,
     }
     for name in _FEED_FIELDS:
         params[f"feed_{name}"] = change[name]

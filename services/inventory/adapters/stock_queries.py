@@ -56,6 +56,8 @@ class LedgerEntry:
     count_id: str
     recorded_at: datetime
     result: bytes
+    recorded_by: str = ""
+    request_id: str = ""
 
 
 _LAST_ID = 10**18 - 1  # above any change id: "after everything of that transaction"
@@ -226,6 +228,8 @@ class StockQueries:
                 counts.get(s.count_id or 0, ""),
                 s.recorded_at,
                 s.result,
+                s.recorded_by,
+                s.request_id,
             )
             for s, depot_code, bin_label in rows[: page.size]
         ]

@@ -342,7 +342,21 @@ def ledger_entry(e: LedgerEntry) -> pb.ScanRecord:
     if e.device_time is not None:
         scan.device_time.FromDatetime(e.device_time)
     return pb.ScanRecord(
-        scan=scan, result=recorded(StoredScan(e.scan_id, e.result, e.seq, e.recorded_at))
+        scan=scan,
+        result=recorded(StoredScan(e.scan_id, e.result, e.seq, e.recorded_at)),
+        recorded_by=e.recorded_by,
+        request_id=e.request_id,
+    )
+
+
+def audit_entry(e: model.AuditEntry) -> pb.AuditEntry:
+    return pb.AuditEntry(
+        time=c.timestamp(e.at),
+        method=e.method,
+        actor=e.actor,
+        device=e.device,
+        request_id=e.request_id,
+        keys=e.keys,
     )
 
 

@@ -45,6 +45,27 @@ def fingerprint(request: Message) -> str:
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
 
 
+# Fields whose values name what a change touched, for its audit record.
+AUDIT_KEY_FIELDS = frozenset(
+    {"code", "label", "sscc", "count_id", "depot_code", "kit_label", "template_code"}
+)
+
+
+def audit_keys(message: Message) -> list[str]:
+    """The identifying values in a mutation's answer (and in the messages it holds)."""
+    found: list[str] = []
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            if field.name in AUDIT_KEY_FIELDS and isinstance(value, str):
+                found.append(value)
+        elif field.is_repeated:
+            for item in value:
+                found += audit_keys(item)
+        else:
+            found += audit_keys(value)
+    return sorted(set(found))
+
+
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
     def __init__(self, uow: UnitOfWorkFactory, today: Today, change_poll_s: float = 0.2) -> None:
         self._uow = uow
@@ -65,6 +86,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             fingerprint=fingerprint(request),
             work=work,
             encode=lambda result: to_response(result).SerializeToString(),
+            touched=lambda result: audit_keys(to_response(result)),
         )
         return response_type.FromString(answer)
 
@@ -420,11 +442,12 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.GetHistoryRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetHistoryResponse:
         code, page = scan_mappers.to_history(request)
-        subject, found = await self._read(lambda uow: queries.get_history(code, page, uow))
+        subject, found, audit = await self._read(lambda uow: queries.get_history(code, page, uow))
         return pb.GetHistoryResponse(
             subject=scan_mappers.subject(subject),
             records=[scan_mappers.ledger_entry(e) for e in found.items],
             next_page_token=convert.page_token(found.next_key, "history"),
+            audit=[scan_mappers.audit_entry(e) for e in audit],
         )
 
     # ---------------------------------------------------------------- change feed

@@ -235,3 +235,15 @@ class Change:
     kit_label: str
     kit_state: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change: when, which call, who (the token's subject), from where, under which id."""
+
+    at: datetime
+    method: str
+    actor: str
+    device: str
+    request_id: str
+    keys: tuple[str, ...]

@@ -10,7 +10,7 @@ The same id with a different request is refused.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from services.common.errors import Conflict, FieldViolation, InvalidArgument
@@ -41,8 +41,13 @@ async def run_once(
     fingerprint: str,
     work: Callable[[UnitOfWork], Awaitable[R]],
     encode: Callable[[R], bytes],
+    touched: Callable[[R], Sequence[str]],
 ) -> bytes:
-    """The encoded answer of `work`, run once for this request id (every time if empty)."""
+    """The encoded answer of `work`, run once for this request id (every time if empty).
+
+    The change is audited in its own transaction: who, from where, under which
+    request id, and what it `touched` (a replay changes nothing and adds nothing).
+    """
     try:
         async with uow_factory() as uow:
             if request_id:
@@ -50,7 +55,9 @@ async def run_once(
                 stored = await uow.repo.request(request_id)
                 if stored is not None:
                     return _replay(stored, method, fingerprint)
-            answer = encode(await work(uow))
+            result = await work(uow)
+            answer = encode(result)
+            uow.repo.audit(method, touched(result))
             if request_id:
                 uow.repo.save_answer(request_id, method, fingerprint, answer)
             await uow.commit()

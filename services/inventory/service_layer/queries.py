@@ -39,8 +39,15 @@ async def list_inspections_due(
 
 async def get_history(
     code: str, page: Page, uow: UnitOfWork
-) -> tuple[Subject, PageOf[LedgerEntry]]:
-    """Every scan of one kit, unit or lot, newest first; a kit may be named by its printed label."""
+) -> tuple[Subject, PageOf[LedgerEntry], list[model.AuditEntry]]:
+    """Every scan of one kit, unit or lot, newest first, and (first page) the other changes
+    that named it; a kit may be named by its printed label."""
+    subject, found = await _scans(code, page, uow)
+    audit = await uow.repo.audit_of(subject.key) if page.after_key is None else []
+    return subject, found, audit
+
+
+async def _scans(code: str, page: Page, uow: UnitOfWork) -> tuple[Subject, PageOf[LedgerEntry]]:
     try:
         label = labels.parse(code)
     except labels.LabelError as error:
