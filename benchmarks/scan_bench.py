@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/scan_bench.py`
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -587,12 +588,12 @@ def cpu_now(server_pid: int | None) -> dict[str, float]:
     found = {"client": time.process_time()}
     with contextlib.suppress(OSError, ValueError, IndexError):
         if server_pid is not None:
-            ticks = 0
+            server_ticks = 0
             for pid in process_tree(server_pid):
                 with contextlib.suppress(OSError):
                     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    ticks += int(fields[11]) + int(fields[12])
-            found["server"] = ticks / TICK
+                    server_ticks += int(fields[11]) + int(fields[12])
+            found["server"] = server_ticks / TICK
         ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         found["machine"] = (sum(ticks[:8]) - ticks[3] - ticks[4]) / TICK  # minus idle, iowait
     return found
@@ -752,7 +753,10 @@ def rpc_error(error: grpc.RpcError) -> str:
 @contextlib.asynccontextmanager
 async def connections(address: str, count: int) -> AsyncIterator[list[grpc.aio.Channel]]:
     """`count` channels, each on its own connection (no shared subchannel), so that
-    calls arrive as from that many scanners and the server's workers share them."""
+    calls arrive as from that many scanners and the server's workers share them.
+    The rows send each call on the next connection in turn: which worker a
+    connection lands on is the kernel's pick, and two batches in flight on two
+    fixed connections would share one worker half the time."""
     options = [("grpc.use_local_subchannel_pool", 1)]
     channels = [aio_channel(address, bench_token, options=options) for _ in range(count)]
     try:
@@ -764,11 +768,11 @@ async def connections(address: str, count: int) -> AsyncIterator[list[grpc.aio.C
 
 async def bench_echo(address: str, pid: int, opts: Options, sample: bytes) -> Row:
     async with connections(address, opts.connections) as channels:
-        echoes = [channel.unary_unary(ECHO_METHOD) for channel in channels]
+        echoes = itertools.cycle([channel.unary_unary(ECHO_METHOD) for channel in channels])
 
         async def call(payload: bytes, worker: int) -> str | None:
             try:
-                answer = await echoes[worker % len(echoes)](payload)
+                answer = await next(echoes)(payload)
             except grpc.RpcError as error:
                 return rpc_error(error)
             return None if answer == payload else "wrong answer"
@@ -795,10 +799,11 @@ async def bench_single(
         return [pb.RecordScanRequest(scan=workload.scan(s)) for s in workload.take(n)]
 
     warmup, items = requests(opts.warmup), requests(opts.single)
+    turns = itertools.cycle(stubs)  # each call on the next connection
 
     async def call(request: pb.RecordScanRequest, worker: int) -> str | None:
         try:
-            answer = await stubs[worker % len(stubs)].RecordScan(request)
+            answer = await next(turns).RecordScan(request)
         except grpc.RpcError as error:
             return rpc_error(error)
         return None if answer.result.accepted else "not accepted"
@@ -829,10 +834,11 @@ async def bench_batched(
         return [pb.RecordScansRequest(scans=scans[i : i + size]) for i in range(0, n, size)]
 
     warmup, items = requests(max(opts.warmup, size)), requests(opts.batched)
+    turns = itertools.cycle(stubs)
 
     async def call(request: pb.RecordScansRequest, worker: int) -> str | None:
         try:
-            answer = await stubs[worker % len(stubs)].RecordScans(request)
+            answer = await next(turns).RecordScans(request)
         except grpc.RpcError as error:
             return rpc_error(error)
         refused = [r.status.message for r in answer.results if not r.accepted]
