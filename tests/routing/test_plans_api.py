@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
+import psycopg
 import pytest
 from muster.inventory.v1 import inventory_service_pb2 as inv
 from muster.inventory.v1 import inventory_service_pb2_grpc as inv_grpc
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
+from sqlalchemy import make_url
 
 from services.common.database import async_engine
 from services.common.settings import ServerSettings
@@ -133,7 +135,7 @@ async def test_own_truck_legs_are_driven_by_the_trucks_routes(stubs: Stubs) -> N
 
 
 async def test_commit_opens_one_transfer_per_source_and_receiving_depot_exactly_once(
-    stubs: Stubs,
+    stubs: Stubs, plans_url: str
 ) -> None:
     routing, inventory = stubs
     plan = (
@@ -151,6 +153,7 @@ async def test_commit_opens_one_transfer_per_source_and_receiving_depot_exactly_
     again = await routing.CommitPlan(pb.CommitPlanRequest(plan_id=plan.plan_id))
     committed = answers[0].plan
     assert committed.state == pb.Plan.STATE_COMMITTED and committed.HasField("commit_time")
+    assert (committed.created_by, committed.committed_by) == ("tester", "tester")
     assert all(a.plan.transfers == committed.transfers for a in (*answers, again))
     after = await _transfers(inventory)
     opened = [t for t in after if t.sscc not in {b.sscc for b in before}]
@@ -163,6 +166,15 @@ async def test_commit_opens_one_transfer_per_source_and_receiving_depot_exactly_
     assert in_transfers == {k for k, s in moving.items() if s != "D-SUB-SONGYUAN"}
     read = (await routing.GetPlan(pb.GetPlanRequest(plan_id=plan.plan_id))).plan
     assert read.state == pb.Plan.STATE_COMMITTED and read.transfers == committed.transfers
+    # Audited once: made, committed (the three concurrent commits and the fourth are one).
+    url = make_url(plans_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(url) as db:
+        rows = db.execute(
+            "SELECT method, actor, keys FROM routing.audit_log WHERE %s = ANY(keys) ORDER BY id",
+            (plan.plan_id,),
+        ).fetchall()
+    assert [(m, a) for m, a, _ in rows] == [("PlanDelivery", "tester"), ("CommitPlan", "tester")]
+    assert {t.sscc for t in committed.transfers} <= set(rows[1][2])
 
 
 async def test_a_kit_issued_since_the_plan_stops_the_commit_before_anything_opens(

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Enum,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     Uuid,
+    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -117,6 +120,9 @@ class PlanRow(Base):
     kits_on_time: Mapped[int] = mapped_column(Integer)
     kits_unmet: Mapped[int] = mapped_column(Integer)
     committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who made and who committed it (the bearer token's subject).
+    created_by: Mapped[str] = mapped_column(String(128), server_default="")
+    committed_by: Mapped[str] = mapped_column(String(128), server_default="")
 
 
 class PlanKitRow(Base):
@@ -148,3 +154,18 @@ class PlanTransferRow(Base):
     kit_labels: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
     sscc: Mapped[str] = mapped_column(String(18))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """Who changed the network or made or committed a plan: one row per change, same transaction."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_keys", "keys", postgresql_using="gin"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    method: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    device: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    keys: Mapped[list[str]] = mapped_column(ARRAY(String(128)))

@@ -41,6 +41,7 @@ class PlanRepository:
                 kits_on_time=plan.kits_on_time,
                 kits_unmet=plan.kits_unmet,
                 committed_at=None,
+                created_by=plan.created_by,
             )
         )
         await self.session.flush()  # the plan's row before the rows that refer to it
@@ -100,11 +101,16 @@ class PlanRepository:
         await self.session.flush()
 
     async def set_state(
-        self, plan_id: uuid.UUID, state: PlanState, committed_at: datetime | None
+        self,
+        plan_id: uuid.UUID,
+        state: PlanState,
+        committed_at: datetime | None,
+        committed_by: str,
     ) -> None:
         row = await self.session.get_one(PlanRow, plan_id)
         row.state = state
         row.committed_at = committed_at
+        row.committed_by = committed_by
         await self.session.flush()
 
     async def page(self, page: Page) -> PageOf[StoredPlan]:
@@ -143,4 +149,6 @@ class PlanRepository:
             destinations=tuple(row.destinations),
             kits_on_time=row.kits_on_time,
             kits_unmet=row.kits_unmet,
+            created_by=row.created_by,
+            committed_by=row.committed_by,
         )

@@ -355,6 +355,8 @@ def stored_plan(stored: StoredPlan) -> pb.Plan:
         )
     if stored.committed_at is not None:
         out.commit_time.FromDatetime(stored.committed_at)
+    out.created_by = stored.created_by
+    out.committed_by = stored.committed_by
     return out
 
 

@@ -15,7 +15,7 @@ import grpc
 from muster.routing.v1 import routing_service_pb2 as pb
 from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
-from services.common import convert, metrics
+from services.common import calls, convert, metrics
 from services.common.auth import Role, allow
 from services.common.clock import PROVINCE_TZ
 from services.common.errors import Violations
@@ -53,10 +53,13 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         async with self._uow() as uow:
             return await work(uow)
 
-    async def _write(self, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
-        """Upserts: a retry writes the same values again, so it is safe without a request id."""
+    async def _write(self, method: str, key: str, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
+        """Upserts: a retry writes the same values again, so it is safe without a request id.
+
+        Each is audited (who, from where, under which request id) in its transaction."""
         async with self._uow() as uow:
             found = await work(uow)
+            uow.audit.record(method, [key])
             await uow.commit()
             return found
 
@@ -89,7 +92,11 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         self, request: pb.UpsertPartnerServiceRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpsertPartnerServiceResponse:
         service, basis = mappers.to_service(request)
-        found, kept = await self._write(lambda uow: network.upsert_service(service, basis, uow))
+        found, kept = await self._write(
+            "UpsertPartnerService",
+            service.service_code,
+            lambda uow: network.upsert_service(service, basis, uow),
+        )
         return pb.UpsertPartnerServiceResponse(service=mappers.service(found, kept))
 
     @allow(Role.PLANNER, Role.COMMAND)
@@ -107,7 +114,9 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         self, request: pb.UpsertVehicleRequest, context: grpc.aio.ServicerContext
     ) -> pb.UpsertVehicleResponse:
         vehicle = mappers.to_vehicle(request)
-        found = await self._write(lambda uow: network.upsert_vehicle(vehicle, uow))
+        found = await self._write(
+            "UpsertVehicle", vehicle.vehicle_id, lambda uow: network.upsert_vehicle(vehicle, uow)
+        )
         return pb.UpsertVehicleResponse(vehicle=mappers.vehicle(found))
 
     # ---------------------------------------------------------------- planning
@@ -137,6 +146,7 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         plan_id = uuid.uuid4()
         receiving = plans.receiving_depots(asked.demands, places, depots, named)
         message = mappers.plan(found, plan_id, now, request, receiving)
+        message.created_by = calls.now_serving().actor
         stored = plans.to_store(
             found, plan_id, now, asked.demands, receiving, mappers.document(message)
         )

@@ -66,6 +66,8 @@ class StoredPlan:
     destinations: tuple[str, ...] = ()
     kits_on_time: int = 0
     kits_unmet: int = 0
+    created_by: str = ""
+    committed_by: str = ""
 
 
 def receiving_depot(destination: Place, depots: Mapping[str, Place]) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from services.common import calls
 from services.common.errors import NotFound, PreconditionFailed, Unavailable
 from services.common.paging import Page, PageOf
 from services.routing.domain.assignment import Demand, ReadyKit
@@ -78,11 +79,13 @@ def to_store(
         destinations=tuple(sorted({d.destination for d in demands})),
         kits_on_time=len(result.chosen),
         kits_unmet=len(result.unmet),
+        created_by=calls.now_serving().actor,
     )
 
 
 async def save_plan(plan: StoredPlan, uow: UnitOfWork) -> None:
     await uow.plans.add(plan)
+    uow.audit.record("PlanDelivery", [str(plan.plan_id)])
     await uow.commit()
 
 
@@ -122,17 +125,22 @@ async def commit_plan(
         todo = [s for s in transfers_for(plan_id, plan.kits) if s.request_id not in opened]
         await _still_ready(todo, inventory)
         some_open = bool(opened)
+        ssccs: list[str] = []
+        who = calls.now_serving().actor
         try:
             for spec in todo:
                 sscc = await inventory.open_transfer(spec, reason=f"delivery plan {plan_id}")
                 await uow.plans.record_transfer(plan_id, spec, sscc, now())
+                ssccs.append(sscc)
                 some_open = True
         except (PreconditionFailed, Unavailable):
             if some_open:
-                await uow.plans.set_state(plan_id, PlanState.PARTIALLY_COMMITTED, None)
+                await uow.plans.set_state(plan_id, PlanState.PARTIALLY_COMMITTED, None, who)
+                uow.audit.record("CommitPlan", [str(plan_id), *ssccs])
                 await uow.commit()
             raise
-        await uow.plans.set_state(plan_id, PlanState.COMMITTED, now())
+        await uow.plans.set_state(plan_id, PlanState.COMMITTED, now(), who)
+        uow.audit.record("CommitPlan", [str(plan_id), *ssccs])
         await uow.commit()
         committed = await uow.plans.get(plan_id)
     assert committed is not None

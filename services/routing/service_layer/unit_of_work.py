@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.common.unit_of_work import SqlUnitOfWork
+from services.routing.adapters.audit_repository import AuditRepository
 from services.routing.adapters.network_repository import NetworkRepository
 from services.routing.adapters.plan_repository import PlanRepository
 
@@ -12,10 +13,12 @@ from services.routing.adapters.plan_repository import PlanRepository
 class UnitOfWork(SqlUnitOfWork):
     network: NetworkRepository
     plans: PlanRepository
+    audit: AuditRepository
 
     def _open(self) -> None:
         self.network = NetworkRepository(self.session)
         self.plans = PlanRepository(self.session)
+        self.audit = AuditRepository(self.session)
 
 
 class UnitOfWorkFactory:
