@@ -3,6 +3,9 @@
 from datetime import date
 
 import pytest
+from biip.checksums import gs1_standard_check_digit
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.inventory.domain import labels as L
 
@@ -57,3 +60,36 @@ def test_printed_codes_round_trip() -> None:
     code = L.lot_code(GTIN, "B-77", date(2028, 2, 29))
     assert L.parse(code) == L.LotLabel(GTIN, "B-77", date(2028, 2, 29))
     assert L.human_readable(code) == f"(01){GTIN}(17)280229(10)B-77"
+
+
+_CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+_AROUND = _CSET82 + "\x1d #$@[]^`{|}~é"
+
+
+def _of_length(n: int) -> st.SearchStrategy[str]:
+    """Text of exactly `n` characters, mostly of CSET 82 (each length near a limit is drawn)."""
+    return st.text(_CSET82, min_size=n, max_size=n) | st.text(_AROUND, min_size=n, max_size=n)
+
+
+def _read_by_biip(code: str) -> L.Label | str:
+    try:
+        return L._label_of(L._elements(code))
+    except L.LabelError as error:
+        return error.reason
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    gtin=st.text("0123456789", min_size=13, max_size=13),
+    right_check=st.booleans(),
+    check=st.integers(0, 9),
+    serial=st.integers(0, 24).flatmap(_of_length),
+    giai=st.integers(0, 34).flatmap(_of_length),
+)
+def test_units_and_kits_read_without_biip_read_as_biip_reads_them(
+    gtin: str, right_check: bool, check: int, serial: str, giai: str
+) -> None:
+    digit = gs1_standard_check_digit(gtin) if right_check else check
+    for code in (f"01{gtin}{digit}21{serial}", f"8004{giai}", f"8004{gtin}{giai}"):
+        plain = L._plain(code)
+        assert plain is None or plain == _read_by_biip(code), code
