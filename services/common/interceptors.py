@@ -111,8 +111,12 @@ def _wrap_stream(method: str, inner: StreamHandler, checker: auth.Authenticator)
         async with _Call(method, context, checker) as call:
             try:
                 call.admit(request)
-                async for item in inner(request, context):
-                    yield item
+                answer = inner(request, context)
+                if isinstance(answer, AsyncIterator):
+                    async for item in answer:
+                        yield item
+                else:  # a handler that sends with context.write (the health service's Watch)
+                    await answer
             except Exception as error:
                 if isinstance(error, grpc.aio.AbortError):
                     raise

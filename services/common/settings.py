@@ -78,6 +78,10 @@ class ServerSettings:
     db_pool_size: int = 10
     # The Prometheus endpoint: None is off, 0 a free port (tests), else that port.
     metrics_port: int | None = None
+    # On SIGTERM: how long in-flight calls may finish; at start: how long to wait
+    # for PostgreSQL before giving up (the orchestrator restarts the process).
+    shutdown_grace_s: float = 10.0
+    database_wait_s: float = 60.0
     # Public keys that sign bearer tokens (PEM text, or comma-separated PEM files).
     # Required: no service answers without a token (health and reflection aside).
     auth_public_keys: str = ""
@@ -101,6 +105,8 @@ class ServerSettings:
             health_interval_s=env.number("HEALTH_INTERVAL_S", 2.0),
             db_pool_size=env.integer("DB_POOL_SIZE", 10),
             metrics_port=env.optional_integer("METRICS_PORT"),
+            shutdown_grace_s=env.number("SHUTDOWN_GRACE_S", 10.0),
+            database_wait_s=env.number("DATABASE_WAIT_S", 60.0),
             auth_public_keys=env.require("AUTH_PUBLIC_KEYS"),
             auth_leeway_s=env.number("AUTH_LEEWAY_S", 60.0),
             tls_cert=_path(env.get("TLS_CERT")),

@@ -100,8 +100,9 @@ async def start(
 
 
 async def _main() -> None:
-    running = await start(GatewaySettings.from_env())
-    await serve_until_signalled(running.grpc)
+    settings = GatewaySettings.from_env()
+    running = await start(settings)
+    await serve_until_signalled(running.grpc, settings.shutdown_grace_s)
 
 
 def main() -> None:

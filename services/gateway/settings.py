@@ -28,6 +28,8 @@ class GatewaySettings:
     estimates_interval_s: float = 60.0
     # The Prometheus endpoint: None is off, 0 a free port (tests), else that port.
     metrics_port: int | None = None
+    # On SIGTERM: how long in-flight calls (and watchers) may finish.
+    shutdown_grace_s: float = 10.0
     # Public keys that sign callers' tokens (see ServerSettings), and the gateway's own
     # token (role command) for reading inventory and routing.
     auth_public_keys: str = ""
@@ -52,6 +54,7 @@ class GatewaySettings:
             health_interval_s=env.number("HEALTH_INTERVAL_S", 2.0),
             estimates_interval_s=env.number("ESTIMATES_INTERVAL_S", 60.0),
             metrics_port=env.optional_integer("METRICS_PORT"),
+            shutdown_grace_s=env.number("SHUTDOWN_GRACE_S", 10.0),
             auth_public_keys=env.require("AUTH_PUBLIC_KEYS"),
             auth_leeway_s=env.number("AUTH_LEEWAY_S", 60.0),
             token=env.require("TOKEN"),

@@ -26,7 +26,7 @@ from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
 from services.common import auth, metrics
 from services.common.clock import Today, province_today
-from services.common.database import async_engine, database_answers
+from services.common.database import async_engine, database_answers, wait_for_database
 from services.common.logging import configure_logging
 from services.common.server import RunningServer, serve_until_signalled, server_tls, start_server
 from services.common.settings import Env, ServerSettings, SettingsError
@@ -76,8 +76,9 @@ def worker_count(environ: Mapping[str, str]) -> int:
 
 
 async def _serve(settings: ServerSettings, *, shared_port: bool) -> None:
+    await asyncio.to_thread(wait_for_database, settings.database_url, settings.database_wait_s)
     running = await start(settings, shared_port=shared_port)
-    await serve_until_signalled(running)
+    await serve_until_signalled(running, settings.shutdown_grace_s)
 
 
 def _die_with_parent() -> None:

@@ -12,7 +12,7 @@ from muster.routing.v1 import routing_service_pb2_grpc as pb_grpc
 
 from services.common import auth, metrics
 from services.common.channels import ClientTls, client_tls
-from services.common.database import async_engine, database_answers
+from services.common.database import async_engine, database_answers, wait_for_database
 from services.common.logging import configure_logging
 from services.common.server import RunningServer, serve_until_signalled, server_tls, start_server
 from services.common.settings import Env, ServerSettings
@@ -82,10 +82,11 @@ async def _main() -> None:
     inventory = env.get("INVENTORY_ADDRESS", "127.0.0.1:50051")
     processes = int(env.get("SOLVER_PROCESSES", "2") or "2")
     settings = ServerSettings.from_env("routing", DEFAULT_PORT)
+    await asyncio.to_thread(wait_for_database, settings.database_url, settings.database_wait_s)
     running = await start(
         settings, inventory or "", processes, warm=True, inventory_tls=client_tls(env)
     )
-    await serve_until_signalled(running)
+    await serve_until_signalled(running, settings.shutdown_grace_s)
 
 
 def main() -> None:

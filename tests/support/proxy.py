@@ -24,6 +24,8 @@ class DatabaseProxy:
         self._url = url
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.port = 0
 
     @property
@@ -40,6 +42,7 @@ class DatabaseProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         writer.close()
@@ -65,3 +68,10 @@ class DatabaseProxy:
 
     async def restore(self) -> None:
         await self.start()
+
+    def hold(self) -> None:
+        """Keep connections open but pass nothing on: every query in flight stalls."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
