@@ -31,6 +31,7 @@ KINDS = {
 }
 MEASURES = {
     pb.Measure.KIND_ON_HAND: "on hand (S)",
+    pb.Measure.KIND_PACING_ITEMS: "pacing items",
     pb.Measure.KIND_SERVICEABLE: "serviceable (R)",
     pb.Measure.KIND_SHELF_LIFE: "shelf-life cover",
     pb.Measure.KIND_TIME_TO_SCENE: "time to scene (T)",

@@ -57,7 +57,7 @@ async def test_the_dashboard_shows_map_matrix_drill_down_and_a_scan_live(world: 
         await page.click(_cell("CATEGORY_MOUNTAIN", "KIND_CITY", "changbaishan"))
         await page.wait_for_selector('#detail li.reason[data-code="PACING_ITEM_MISSING"]')
         assert "Changbaishan" in await page.inner_text("#detail-title")
-        assert await page.locator("#detail .measure").count() == 4
+        assert await page.locator("#detail .measure").count() == 5
         if SCREENSHOT:
             await page.screenshot(path=SCREENSHOT, full_page=True)
 

@@ -240,3 +240,26 @@ def test_the_shipped_configuration_file_holds_the_documented_defaults() -> None:
     from services.gateway.adapters.config_file import read_config
 
     assert read_config() == ReadinessConfig()
+
+
+def test_pacing_items_count_serviceable_boats_against_what_the_standard_needs() -> None:
+    # The province needs 4 kits x 2 pacing boats = 8; C1's kit has one boat quarantined.
+    b = book(full_reserve(state="INCOMPLETE", boat_condition="QUARANTINED"))
+    province = measure(b.reports[(WATER, PROVINCE)], "PACING_ITEMS")
+    assert (province.numerator, province.denominator, province.value) == (7, 8, 87.5)
+    assert province.band == 2
+    assert [(x.code, x.depot_code, x.item_type_code) for x in province.reasons] == [
+        ("PACING_ITEM_SHORT", "C1", "BOAT")
+    ]
+    city = measure(b.reports[(WATER, CITY_B)], "PACING_ITEMS")
+    assert (city.numerator, city.denominator, city.band) == (1, 2, 4)
+    assert measure(b.reports[(WATER, CITY_A)], "PACING_ITEMS").value == 100.0
+
+
+def test_a_depot_without_its_kits_has_no_pacing_items_to_count() -> None:
+    b = book([kit("P/1", "P"), kit("P/2", "P"), kit("P/3", "P"), kit("R/1", "R")])  # C1: none
+    city = measure(b.reports[(WATER, CITY_B)], "PACING_ITEMS")
+    assert (city.numerator, city.denominator, city.band) == (0, 2, 4)
+    # P's third kit's boats cannot stand in for C1's: P counts only what its standard needs.
+    province = measure(b.reports[(WATER, PROVINCE)], "PACING_ITEMS")
+    assert (province.numerator, province.denominator) == (6, 8)

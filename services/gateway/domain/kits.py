@@ -41,6 +41,8 @@ class KitFacts:
     pacing: tuple[Reason, ...] = ()
     faults: tuple[Reason, ...] = ()
     shelf_life: tuple[Reason, ...] = ()
+    # Per pacing item: serviceable units that count (capped at the line's quantity).
+    pacing_good: tuple[tuple[str, int], ...] = ()
 
 
 def _fault(
@@ -127,6 +129,7 @@ def assess_kit(
     good = required = 0
     pacing: list[Reason] = []
     faults: list[Reason] = []
+    pacing_good: list[tuple[str, int]] = []
     short_lines = 0
     for line in template.lines:
         count = 0
@@ -152,6 +155,8 @@ def assess_kit(
                 line_faults.append(_lot_reason(code, kit, lot))
         good += min(count, line.quantity)
         required += line.quantity
+        if line.pacing:
+            pacing_good.append((line.item_type_code, min(count, line.quantity)))
         missing = line.quantity - count
         faults.extend(line_faults)
         if missing <= 0:
@@ -185,6 +190,7 @@ def assess_kit(
         pacing=tuple(pacing),
         faults=tuple(faults),
         shelf_life=tuple(short),
+        pacing_good=tuple(pacing_good),
     )
 
 

@@ -18,11 +18,12 @@ from services.gateway.domain.model import Category, Estimate, Kit, Reference, Sc
 from services.gateway.domain.reasons import Reason
 from services.gateway.domain.scopes import ScopeIndex, build_scopes
 
-ON_HAND, SERVICEABLE, SHELF_LIFE, TIME_TO_SCENE = (
+ON_HAND, SERVICEABLE, SHELF_LIFE, TIME_TO_SCENE, PACING_ITEMS = (
     "ON_HAND",
     "SERVICEABLE",
     "SHELF_LIFE",
     "TIME_TO_SCENE",
+    "PACING_ITEMS",
 )
 Key = tuple[Category, Scope]
 EstimateKey = tuple[str, str, int]
@@ -61,6 +62,8 @@ class DepotTotals:
     lasting: int = 0
     consumables: int = 0
     held: int = 0
+    # Serviceable pacing units in held kits, by item type.
+    pacing_have: dict[str, int] = field(default_factory=dict)
     pacing: list[Reason] = field(default_factory=list)
     faults: list[Reason] = field(default_factory=list)
     shelf_life: list[Reason] = field(default_factory=list)
@@ -229,6 +232,48 @@ class ReadinessBook:
                 found.append(Reason(r.DEPOT_AREA_BELOW_STANDARD, shortfall, code))
         return _percent_measure(ON_HAND, self.config, counted, required, found)
 
+    def _pacing_per_kit(self, category: Category) -> dict[str, int]:
+        """Each pacing item of the category's templates, and how many one kit holds."""
+        per_kit: dict[str, int] = {}
+        for t in self.reference.templates.values():
+            if t.category == category:
+                for line in t.lines:
+                    if line.pacing:
+                        per_kit[line.item_type_code] = max(
+                            per_kit.get(line.item_type_code, 0), line.quantity
+                        )
+        return per_kit
+
+    def _pacing_items(
+        self, category: Category, depots: list[str], parts: list[DepotTotals]
+    ) -> Measure:
+        """On hand per pacing item (AR 220-1): the scarcest pacing item's share of what the
+        standard's kits need, counted in serviceable units in the kits held."""
+        worst: tuple[float, int, int] | None = None
+        found: list[Reason] = []
+        for item, per_kit in sorted(self._pacing_per_kit(category).items()):
+            have = need = 0
+            for code, t in zip(depots, parts, strict=True):
+                wanted = t.required * per_kit
+                counted = min(t.pacing_have.get(item, 0), wanted)
+                have += counted
+                need += wanted
+                if counted < wanted:
+                    found.append(
+                        Reason(
+                            r.PACING_ITEM_SHORT,
+                            f"{code} holds {counted} serviceable pacing {item} of the "
+                            f"{wanted} its standard's kits need",
+                            code,
+                            item_type_code=item,
+                        )
+                    )
+            if need and (worst is None or have / need < worst[0]):
+                worst = (have / need, have, need)
+        if worst is None:
+            return _percent_measure(PACING_ITEMS, self.config, 0, 0, ())
+        return _percent_measure(PACING_ITEMS, self.config, worst[1], worst[2], found)
+
     def _time_to_scene(self, category: Category, scope: Scope) -> Measure:
         target = self.config.targets[scope.kind]
         cities = self.index.cities_of[scope]
@@ -306,6 +351,7 @@ class ReadinessBook:
         held = sum(t.held for t in parts)
         measures = (
             self._on_hand(category, depots, parts),
+            self._pacing_items(category, depots, parts),
             _percent_measure(
                 SERVICEABLE,
                 self.config,
@@ -350,6 +396,8 @@ def _add_kit(totals: DepotTotals, facts: KitFacts) -> None:
     if not facts.held:
         return
     totals.held += 1
+    for item, count in facts.pacing_good:
+        totals.pacing_have[item] = totals.pacing_have.get(item, 0) + count
     totals.good += facts.good
     totals.quantity += facts.required
     totals.lasting += facts.consumables_lasting
