@@ -14,6 +14,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -24,6 +25,8 @@ from services.routing.domain.assignment import (
     Limits,
     Option,
     Slot,
+    Unmet,
+    UnmetReason,
     explain,
     uses_own_truck_from,
 )
@@ -127,6 +130,8 @@ def solve(
         for slot in slots
         if (found := explain(slot, options, chosen.get(slot), used)) is not None
     )
+    if best is None:  # nothing was chosen: no capacity was given to anyone
+        unmet = tuple(_out_of_time(u) for u in unmet)
     return AssignmentResult(
         chosen=tuple(Chosen(o) for o in chosen.values() if o.on_time),
         unmet=unmet,
@@ -134,3 +139,10 @@ def solve(
         objective=float(sum(math.ceil(o.itinerary.cost) for o in chosen.values())),
         wall_seconds=round(time.monotonic() - started, 3),
     )
+
+
+def _out_of_time(unmet: Unmet) -> Unmet:
+    """With no plan found, a slot that had an on-time way lacked time, not capacity."""
+    if unmet.reason is UnmetReason.NO_CAPACITY:
+        return replace(unmet, reason=UnmetReason.OUT_OF_TIME)
+    return unmet

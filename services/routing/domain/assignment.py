@@ -70,6 +70,7 @@ class UnmetReason(enum.StrEnum):
     NO_READY_KIT = "NO_READY_KIT"  # no ready kit of the template anywhere (or all taken first)
     NO_CAPACITY = "NO_CAPACITY"  # an on-time way existed, but its capacity went to others
     TOO_FAR = "TOO_FAR"  # no way arrives by the deadline
+    OUT_OF_TIME = "OUT_OF_TIME"  # an on-time way existed, but the solver found no plan in time
 
 
 @dataclass(frozen=True)
