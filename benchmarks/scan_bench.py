@@ -117,7 +117,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--connections",
         type=int,
         help="client connections for the gRPC rows, calls spread over them\n"
-        "(default: one per call in flight, as from that many scanners)",
+        "(default: 4 per call in flight, as from that many scanners: the kernel\n"
+        "spreads connections over the server's workers by a hash, and 16 of them\n"
+        "often split 11 to 5)",
     )
     p.add_argument(
         "--workers",
@@ -149,7 +151,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         # Half the kits take PACKs, a quarter of each batch: batches in flight
         # together must not share kits, or their row locks deadlock.
         kits=max(a.kits, a.batch_concurrency * a.batch_size, 4 * a.concurrency),
-        connections=a.connections or a.concurrency,
+        connections=a.connections or 4 * a.concurrency,
         workers=a.workers,
         profile=a.profile,
         strict=a.strict,
@@ -231,7 +233,21 @@ def start_inventory(
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     address = f"127.0.0.1:{port}"
     wait_serving(address, process)
+    expected = workers or len(os.sched_getaffinity(0))
+    wait_workers(RESULTS / "inventory-server.log", expected if expected > 1 else 0)
     return process, address
+
+
+def wait_workers(log: Path, count: int, timeout_s: float = 60) -> None:
+    """Until `count` worker processes said server_started: a connection made while
+    only the first was listening would stay on it for the whole run."""
+    deadline = time.monotonic() + timeout_s
+    while count and time.monotonic() < deadline:
+        if log.read_text(errors="replace").count('"event": "server_started"') >= count:
+            return
+        time.sleep(0.2)
+    if count:
+        raise SystemExit(f"{count} inventory workers never all started (see {log})")
 
 
 def start_echo() -> tuple[subprocess.Popen[bytes], str]:
