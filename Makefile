@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test gen install lint typecheck seed clean bench certs
+.PHONY: run test gen install lint typecheck seed clean bench image certs
 
 run: install ## set up, start PostgreSQL (embedded unless MUSTER_DATABASE_URL), migrate, seed, serve
 	$(BIN)/muster run
@@ -44,6 +44,9 @@ bench: install ## RecordScan(s) throughput and p50/p99 on PostgreSQL, beside gRP
 
 certs: install ## a development CA and certificates for TLS / mutual TLS, in var/certs
 	$(BIN)/muster certs --out var/certs
+
+image: ## build the container image (needs a Docker engine; deploy/README.md)
+	docker build -f deploy/Dockerfile -t $${MUSTER_IMAGE:-muster:dev} .
 
 clean:
 	rm -rf $(VENV) gen .pytest_cache .mypy_cache .ruff_cache
