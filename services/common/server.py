@@ -26,6 +26,9 @@ from services.common.settings import ServerSettings, SettingsError
 log = structlog.get_logger("muster.server")
 
 HealthCheck = Callable[[], Awaitable[bool]]
+# A health service name that is SERVING while the process runs, whatever the database
+# says: what a liveness probe asks (restarting a process does not bring a database back).
+LIVENESS = "liveness"
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
@@ -62,6 +65,7 @@ class HealthMonitor:
             await self.refresh()
 
     async def start(self) -> None:
+        await self.servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         await self.refresh()
         self._task = asyncio.create_task(self._loop(), name="health-monitor")
 

@@ -89,6 +89,8 @@ async def test_sigterm_goes_not_serving_drains_the_call_in_flight_and_exits_0(
         async with grpc.aio.insecure_channel(address) as plain, auth.channel(address) as channel:
             health = health_pb2_grpc.HealthStub(plain)
             await _wait_serving(health)
+            live = await health.Check(health_pb2.HealthCheckRequest(service="liveness"))
+            assert live.status == SERVING  # what Kubernetes' liveness probe asks
             watch = health.Watch(health_pb2.HealthCheckRequest())
             assert (await watch.read()).status == SERVING
             proxy.hold()  # the next query stalls inside PostgreSQL's connection
