@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from services.routing.adapters.vrp_solver import PORTFOLIO, solve
+from services.routing.adapters.vrp_solver import PORTFOLIO, solve, solve_one
 from services.routing.domain.vrp import (
     Location,
     PickupDelivery,
@@ -65,6 +65,17 @@ def test_time_window_forces_the_farther_stop_first() -> None:
     assert first.start <= 3.0
     assert second.arrival == pytest.approx(first.start + 1.0)
     assert second.start == pytest.approx(10.0)
+
+
+def test_search_from_a_given_plan_improves_it() -> None:
+    problem = VrpProblem(
+        locations=points((0, 0), (0, 1), (1, 1), (1, 0)),
+        vehicles=vehicles(2),
+        stops=(stop(1), stop(2), stop(3)),
+    )
+    crossing = ((1, 0, 2), ())  # 0 -> (1,1) -> (0,1) -> (1,0) -> 0, about 4.83
+    solution = solve_one(problem, LIMIT_S / 2, PORTFOLIO[0], start=crossing)
+    assert solution.total_distance == pytest.approx(4.0)
 
 
 def test_capacity_forces_a_second_vehicle() -> None:

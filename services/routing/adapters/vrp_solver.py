@@ -5,7 +5,8 @@ nodes -> index manager -> model -> dimensions -> search parameters -> solve ->
 read routes. Inputs are scaled to integers (distances x1000, travel and service
 times x1000 and rounded up, so that a plan feasible in integers is feasible in
 real arithmetic), and every transit is a matrix or vector registered with the
-model, evaluated in C++ (no Python callback per arc).
+model, evaluated in C++ (no Python callback per arc). The integer matrices are
+built once per solve with numpy and handed to the workers.
 
 Every stop is a disjunction: an optional stop at its penalty, a mandatory one
 at a penalty larger than any plan's cost, which lets the search start from a
@@ -14,7 +15,11 @@ out is reported as dropped and the status says INFEASIBLE; nothing is silent.
 
 `solve` runs `workers` configurations at once in separate processes (a
 ProcessPoolExecutor; OR-Tools' routing search is single-threaded) and keeps the
-best: fewest mandatory stops dropped, then the lowest objective.
+best: fewest mandatory stops dropped, then the lowest objective. With
+`rounds` > 1 the time is cut into rounds and every later round restarts each
+configuration from the best plan so far (`solve_one(..., start=...)`, which
+also serves to re-plan from an existing plan). On the Solomon instances three
+rounds did not beat one (benchmarks/README.md), so one is the default.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from services.routing.domain.vrp import (
@@ -40,6 +47,10 @@ from services.routing.domain.vrp import (
 DISTANCE_SCALE = 1000
 TIME_SCALE = 1000
 TIME = "time"
+ROUNDS = 1
+FIRST_ROUND_SHARE = 0.4
+
+Routes = tuple[tuple[int, ...], ...]  # stop indices, one tuple per vehicle (empty if unused)
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class SearchConfig:
     name: str
     first_solution: str  # a routing_enums_pb2.FirstSolutionStrategy name
     metaheuristic: str  # a routing_enums_pb2.LocalSearchMetaheuristic name
+    gls_lambda: float = 0.1  # guided local search's penalty weight (OR-Tools' default)
 
 
 # In the order they are used: `workers` = 2 runs the first two.
@@ -66,32 +78,79 @@ def solve(
     workers: int = 2,
     configs: Sequence[SearchConfig] = PORTFOLIO,
     executor: Executor | None = None,
+    rounds: int = ROUNDS,
 ) -> VrpSolution:
-    """The best plan the portfolio finds within `time_limit_s` (per configuration)."""
+    """The best plan the portfolio finds within about `time_limit_s` of wall time.
+
+    The time is cut into `rounds`: in the first, every configuration builds its
+    own first solution and searches from it; in each later one, every
+    configuration searches again from the best plan so far, so both cores keep
+    improving one incumbent (a restart of the metaheuristic from the best).
+    """
     started = time.perf_counter()
     try:
         problem.validate()
     except InvalidProblem as exc:
         return VrpSolution(status=SolveStatus.INVALID, notes=(str(exc),))
     chosen = list(configs[: max(1, workers)])
-    if len(chosen) == 1:
-        results = [solve_one(problem, time_limit_s, chosen[0])]
-    elif executor is not None:
-        results = _run_all(executor, problem, time_limit_s, chosen)
+    if len(chosen) == 1 or executor is not None:
+        best = _rounds(executor, problem, time_limit_s, chosen, rounds)
     else:
         # spawn, not fork: a forked child of a process running gRPC threads aborts.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=len(chosen), mp_context=context) as pool:
-            results = _run_all(pool, problem, time_limit_s, chosen)
-    best = min(results, key=lambda s: _rank(problem, s))
+            best = _rounds(pool, problem, time_limit_s, chosen, rounds)
     return _with_seconds(best, time.perf_counter() - started)
 
 
+def _rounds(
+    executor: Executor | None,
+    problem: VrpProblem,
+    limit: float,
+    configs: list[SearchConfig],
+    rounds: int,
+) -> VrpSolution:
+    best: VrpSolution | None = None
+    arcs = _Arcs.of(problem, _Nodes.of(problem))
+    deadline = time.perf_counter() + limit
+    for share in _round_shares(rounds):
+        limit_now = min(limit * share, deadline - time.perf_counter())
+        start = None if best is None or not best.routes else _routes_by_vehicle(problem, best)
+        results = _run_all(executor, problem, limit_now, configs, start, arcs)
+        if best is not None:
+            results.append(best)
+        best = min(results, key=lambda s: _rank(problem, s))
+    assert best is not None
+    return best
+
+
+def _round_shares(rounds: int) -> list[float]:
+    """The first round gets FIRST_ROUND_SHARE of the time, the others share the rest equally."""
+    if rounds <= 1:
+        return [1.0]
+    rest = (1.0 - FIRST_ROUND_SHARE) / (rounds - 1)
+    return [FIRST_ROUND_SHARE] + [rest] * (rounds - 1)
+
+
 def _run_all(
-    executor: Executor, problem: VrpProblem, limit: float, configs: list[SearchConfig]
+    executor: Executor | None,
+    problem: VrpProblem,
+    limit: float,
+    configs: list[SearchConfig],
+    start: Routes | None,
+    arcs: _Arcs,
 ) -> list[VrpSolution]:
-    futures = [executor.submit(solve_one, problem, limit, c) for c in configs]
+    if executor is None:
+        return [solve_one(problem, limit, c, start, arcs) for c in configs]
+    futures = [executor.submit(solve_one, problem, limit, c, start, arcs) for c in configs]
     return [f.result() for f in futures]
+
+
+def _routes_by_vehicle(problem: VrpProblem, solution: VrpSolution) -> Routes:
+    by_vehicle: list[tuple[int, ...]] = [() for _ in problem.vehicles]
+    for r in solution.routes:
+        by_vehicle[r.vehicle] = tuple(v.stop for v in r.visits)
+    return tuple(by_vehicle)
 
 
 def _rank(problem: VrpProblem, s: VrpSolution) -> tuple[int, int, int]:
@@ -113,26 +172,54 @@ def _with_seconds(s: VrpSolution, seconds: float) -> VrpSolution:
     )
 
 
-def solve_one(problem: VrpProblem, time_limit_s: float, config: SearchConfig) -> VrpSolution:
-    """One configuration in this process: the samples' pipeline end to end."""
+def solve_one(
+    problem: VrpProblem,
+    time_limit_s: float,
+    config: SearchConfig,
+    start: Routes | None = None,
+    arcs: _Arcs | None = None,
+) -> VrpSolution:
+    """One configuration in this process: the samples' pipeline end to end.
+
+    With `start` (stop indices per vehicle), the search begins from that plan
+    instead of building a first solution.
+    """
     started = time.perf_counter()
     nodes = _Nodes.of(problem)
+    arcs = _Arcs.of(problem, nodes) if arcs is None else arcs
     manager = pywrapcp.RoutingIndexManager(
         len(nodes.location), len(problem.vehicles), nodes.starts, nodes.ends
     )
     routing = pywrapcp.RoutingModel(manager)
-    _add_costs(problem, nodes, routing)
-    time_dim = _add_time(problem, nodes, manager, routing)
+    _add_costs(problem, arcs, routing)
+    time_dim = _add_time(problem, arcs, manager, routing)
     _add_loads(problem, nodes, routing)
     _add_pickups_and_deliveries(problem, manager, routing, time_dim)
-    _add_drops(problem, nodes, manager, routing)
-    assignment = routing.SolveWithParameters(_parameters(config, time_limit_s))
+    _add_drops(problem, arcs, manager, routing)
+    params = _parameters(config, time_limit_s - (time.perf_counter() - started))
+    initial = None if start is None else _read_start(manager, routing, start, params)
+    if initial is None:
+        assignment = routing.SolveWithParameters(params)
+    else:
+        assignment = routing.SolveFromAssignmentWithParameters(initial, params)
     elapsed = time.perf_counter() - started
     if assignment is None:
         status = SolveStatus.TIMEOUT if elapsed >= time_limit_s * 0.95 else SolveStatus.INFEASIBLE
         everything = tuple(range(len(problem.stops)))
         return VrpSolution(status, dropped=everything, seconds=elapsed, configuration=config.name)
     return _read(problem, manager, routing, time_dim, assignment, elapsed, config)
+
+
+def _read_start(
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+    start: Routes,
+    params: object,
+) -> pywrapcp.Assignment | None:
+    """The plan as an assignment; None when the model refuses it (then build one afresh)."""
+    routing.CloseModelWithParameters(params)
+    routes = [[manager.NodeToIndex(s) for s in stops] for stops in start]
+    return routing.ReadAssignmentFromRoutes(routes, True)
 
 
 @dataclass(frozen=True)
@@ -157,13 +244,37 @@ class _Nodes:
         )
 
 
-def _distance_matrix(problem: VrpProblem, nodes: _Nodes) -> list[list[int]]:
-    loc = nodes.location
-    return [[round(problem.distance(a, b) * DISTANCE_SCALE) for b in loc] for a in loc]
+@dataclass(frozen=True)
+class _Arcs:
+    """Integer arc matrices between solver nodes, built once per solve (numpy) and
+    handed to every worker: for 1,000 stops, Python loops would cost seconds a round."""
+
+    distance: npt.NDArray[np.int64]  # x DISTANCE_SCALE, rounded
+    time: npt.NDArray[np.int64]  # service at the origin plus travel, x TIME_SCALE, rounded up
+
+    @classmethod
+    def of(cls, problem: VrpProblem, nodes: _Nodes) -> _Arcs:
+        index = np.asarray(nodes.location)
+        grid = np.ix_(index, index)
+        if problem.distance_matrix is not None:
+            distance = np.asarray(problem.distance_matrix, dtype=np.float64)[grid]
+        else:
+            xy = np.array([(p.x, p.y) for p in problem.locations], dtype=np.float64)[index]
+            distance = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        if problem.time_matrix is not None:
+            travel = np.asarray(problem.time_matrix, dtype=np.float64)[grid]
+        else:
+            travel = distance / problem.speed
+        service = [s.service_time for s in problem.stops] + [0.0] * (len(index) - nodes.stop_count)
+        service_column = np.ceil(np.asarray(service)[:, None] * TIME_SCALE - 1e-6)
+        return cls(
+            distance=np.rint(distance * DISTANCE_SCALE).astype(np.int64),
+            time=(service_column + np.ceil(travel * TIME_SCALE - 1e-6)).astype(np.int64),
+        )
 
 
-def _add_costs(problem: VrpProblem, nodes: _Nodes, routing: pywrapcp.RoutingModel) -> None:
-    arc = routing.RegisterTransitMatrix(_distance_matrix(problem, nodes))
+def _add_costs(problem: VrpProblem, arcs: _Arcs, routing: pywrapcp.RoutingModel) -> None:
+    arc = routing.RegisterTransitMatrix(arcs.distance.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(arc)
     for v, vehicle in enumerate(problem.vehicles):
         if vehicle.fixed_cost:
@@ -178,23 +289,13 @@ def _floor_time(t: float) -> int:
     return math.floor(t * TIME_SCALE + 1e-6)
 
 
-def _time_matrix(problem: VrpProblem, nodes: _Nodes) -> list[list[int]]:
-    """Service at the origin plus travel, rounded up."""
-    service = [_ceil_time(s.service_time) for s in problem.stops]
-    service += [0] * (len(nodes.location) - nodes.stop_count)
-    loc = nodes.location
-    return [
-        [service[i] + _ceil_time(problem.travel_time(a, b)) for b in loc] for i, a in enumerate(loc)
-    ]
-
-
 def _add_time(
     problem: VrpProblem,
-    nodes: _Nodes,
+    arcs: _Arcs,
     manager: pywrapcp.RoutingIndexManager,
     routing: pywrapcp.RoutingModel,
 ) -> pywrapcp.RoutingDimension:
-    transit = routing.RegisterTransitMatrix(_time_matrix(problem, nodes))
+    transit = routing.RegisterTransitMatrix(arcs.time.tolist())
     horizon = max(_floor_time(v.shift.latest) for v in problem.vehicles)
     routing.AddDimension(transit, horizon, horizon, False, TIME)
     dim = routing.GetDimensionOrDie(TIME)
@@ -245,20 +346,20 @@ def _add_pickups_and_deliveries(
         solver.Add(time_dim.CumulVar(pickup) <= time_dim.CumulVar(delivery))
 
 
-def _mandatory_penalty(problem: VrpProblem, nodes: _Nodes) -> int:
+def _mandatory_penalty(problem: VrpProblem, arcs: _Arcs) -> int:
     """More than any plan can cost: every node's longest arc plus every vehicle's fixed cost."""
-    longest = sum(max(row) for row in _distance_matrix(problem, nodes))
+    longest = int(arcs.distance.max(axis=1).sum())
     fixed = sum(round(v.fixed_cost * DISTANCE_SCALE) for v in problem.vehicles)
     return 10 * (longest + fixed) + 1
 
 
 def _add_drops(
     problem: VrpProblem,
-    nodes: _Nodes,
+    arcs: _Arcs,
     manager: pywrapcp.RoutingIndexManager,
     routing: pywrapcp.RoutingModel,
 ) -> None:
-    mandatory = _mandatory_penalty(problem, nodes)
+    mandatory = _mandatory_penalty(problem, arcs)
     for i, stop in enumerate(problem.stops):
         if stop.drop_penalty is None:
             penalty = mandatory
@@ -275,6 +376,7 @@ def _parameters(config: SearchConfig, time_limit_s: float) -> object:
     params.local_search_metaheuristic = getattr(
         routing_enums_pb2.LocalSearchMetaheuristic, config.metaheuristic
     )
+    params.guided_local_search_lambda_coefficient = config.gls_lambda
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     return params
 
