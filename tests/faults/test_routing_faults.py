@@ -70,6 +70,9 @@ async def _routing(stack: Stack) -> ServiceProcess:
         {
             "MUSTER_ROUTING_DATABASE_URL": stack.url,
             "MUSTER_ROUTING_INVENTORY_ADDRESS": stack.inventory.address,
+            # The default grace (10 s) is for production; under the whole suite on
+            # two shared cores a plan in flight can need longer to finish.
+            "MUSTER_ROUTING_SHUTDOWN_GRACE_S": "60",
         },
     )
     routing.start()
