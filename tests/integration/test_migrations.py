@@ -30,6 +30,7 @@ TABLES = {
     "stock_counts",
     "count_discrepancies",
     "scan_refusals",
+    "audit_log",
 }
 FIRST_REVISION = "e0aed5029b2d"
 
