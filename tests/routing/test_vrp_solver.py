@@ -7,7 +7,14 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from services.routing.adapters.vrp_solver import PORTFOLIO, solve, solve_one
+from services.routing.adapters.vrp_solver import (
+    LARGE_PORTFOLIO,
+    LARGE_PROBLEM_STOPS,
+    PORTFOLIO,
+    portfolio_for,
+    solve,
+    solve_one,
+)
 from services.routing.domain.vrp import (
     Location,
     PickupDelivery,
@@ -76,6 +83,19 @@ def test_search_from_a_given_plan_improves_it() -> None:
     crossing = ((1, 0, 2), ())  # 0 -> (1,1) -> (0,1) -> (1,0) -> 0, about 4.83
     solution = solve_one(problem, LIMIT_S / 2, PORTFOLIO[0], start=crossing)
     assert solution.total_distance == pytest.approx(4.0)
+
+
+def test_large_problem_starts_from_local_cheapest_insertion() -> None:
+    def problem(stops: int) -> VrpProblem:
+        return VrpProblem(
+            locations=points((0, 0), (1, 0)),
+            vehicles=vehicles(1),
+            stops=tuple(stop(1) for _ in range(stops)),
+        )
+
+    assert portfolio_for(problem(LARGE_PROBLEM_STOPS - 1)) == PORTFOLIO
+    assert portfolio_for(problem(LARGE_PROBLEM_STOPS)) == LARGE_PORTFOLIO
+    assert {c.first_solution for c in LARGE_PORTFOLIO} == {"LOCAL_CHEAPEST_INSERTION"}
 
 
 def test_capacity_forces_a_second_vehicle() -> None:
