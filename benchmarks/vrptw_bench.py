@@ -29,6 +29,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -260,12 +261,12 @@ def _instance_table(inst: vi.Instance, rows: list[Outcome], bks: vi.Bks | None) 
     return t
 
 
-def summarize(outcomes: list[Outcome], solvers: list[str], count: int) -> dict[str, dict]:
+def summarize(outcomes: list[Outcome], solvers: list[str], count: int) -> dict[str, dict[str, Any]]:
     console = Console()
     t = Table(title=f"Summary ({count} instances)", title_justify="left")
     for col in ("solver", "feasible", "mean gap %", "worst gap %", "> 3 %", "verdict"):
         t.add_column(col)
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for s in solvers:
         rows = [o for o in outcomes if o.solver == s]
         gaps = [o.gap_pct for o in rows if o.feasible and not math.isnan(o.gap_pct)]
@@ -276,13 +277,32 @@ def summarize(outcomes: list[Outcome], solvers: list[str], count: int) -> dict[s
         ok = feasible == len(rows) and mean <= TARGET_MEAN and over == 0
         summary[s] = {"instances": len(rows), "feasible": feasible, "mean_gap_pct": mean}
         summary[s] |= {"worst_gap_pct": worst, "over_3_pct": over, "pass": ok}
+        summary[s]["by_family"] = _by_family(rows)
+        worst_name = max(rows, key=lambda o: o.gap_pct if o.feasible else -math.inf).instance
+        summary[s]["worst_instance"] = worst_name
         verdict = "PASS" if ok else "FAIL"
         t.add_row(s, f"{feasible}/{len(rows)}", f"{mean:+.2f}", f"{worst:+.2f}", str(over), verdict)
     console.print(t)
+    for s in solvers:
+        families = ", ".join(
+            f"{f} {v['mean']:+.2f} / {v['worst']:+.2f}" for f, v in summary[s]["by_family"].items()
+        )
+        console.print(f"{s} by family, mean / worst gap %: {families}")
     console.print(
         f"targets: all feasible, mean gap <= {TARGET_MEAN} %, none above {TARGET_WORST} %"
     )
     return summary
+
+
+def _by_family(rows: list[Outcome]) -> dict[str, dict[str, float]]:
+    """C1, C2, R1, R2, RC1, RC2: the instance name up to its number (GH: up to the first '_')."""
+    families: dict[str, list[float]] = {}
+    for o in rows:
+        if o.feasible and not math.isnan(o.gap_pct):
+            name = o.instance.split("_")[0]
+            family = name[: len(name) - 2] if "_" not in o.instance else name
+            families.setdefault(family, []).append(o.gap_pct)
+    return {f: {"mean": statistics.fmean(g), "worst": max(g)} for f, g in sorted(families.items())}
 
 
 def main() -> None:
