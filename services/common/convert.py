@@ -7,7 +7,7 @@ import binascii
 import enum
 import math
 import string
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from biip.checksums import gs1_standard_check_digit
@@ -75,7 +75,7 @@ CODE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_/.")
 def code(v: Violations, path: str, value: str, *, required: bool = True, limit: int = 64) -> str:
     """Identifiers people type and scan: ASCII letters, digits, '-', '_', '/', '.'."""
     value = text(v, path, value, required=required, limit=limit)
-    if value and not set(value) <= CODE_CHARACTERS:
+    if value and len(value) <= limit and not set(value) <= CODE_CHARACTERS:
         v.add(path, f"{value!r} may hold only ASCII letters, digits and - _ / .")
     return value
 
@@ -134,6 +134,19 @@ def date_to_domain(v: Violations, path: str, value: date_pb2.Date) -> date | Non
     return found
 
 
+def timestamp_to_domain(v: Violations, path: str, value: Timestamp) -> datetime | None:
+    """An aware UTC datetime; a time no clock shows (nanos out of range, year 10000) is an error."""
+    try:
+        found = value.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        v.add(path, "is not a time a clock can show")
+        return None
+    if not EARLIEST_YEAR <= found.year <= LATEST_YEAR:
+        v.add(path, f"{found:%Y-%m-%d} is outside {EARLIEST_YEAR}-{LATEST_YEAR}")
+        return None
+    return found
+
+
 def date_to_proto(value: date | None) -> date_pb2.Date | None:
     if value is None:
         return None
@@ -148,8 +161,19 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def page(v: Violations, page_size: int, page_token: str, kind: str) -> Page:
-    """The page a list request asks for; a token only works on the list that gave it out."""
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+def page(
+    v: Violations, page_size: int, page_token: str, kind: str, *, whole_key: int | None = None
+) -> Page:
+    """The page a list request asks for; a token only works on the list that gave it out.
+
+    `whole_key`: the list's keys are whole numbers up to this (an id, a ledger
+    sequence, an offset), so a token carrying anything else is refused here,
+    not by the database.
+    """
     if page_size < 0:
         v.add("page_size", f"must not be negative, not {page_size}")
     size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -160,7 +184,10 @@ def page(v: Violations, page_size: int, page_token: str, kind: str) -> Page:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raw = ""
         token_kind, _, after = raw.partition("|")
-        if token_kind != kind or not after or _has_control(after) or len(after) > 200:
+        wrong_key = whole_key is not None and not (
+            after.isascii() and after.isdigit() and int(after) <= whole_key
+        )
+        if token_kind != kind or not after or _has_control(after) or len(after) > 200 or wrong_key:
             v.add("page_token", f"is not a token this list of {kind} gave out; start without one")
             after = None
     return Page(size=max(size, 1), after_key=after)

@@ -1,4 +1,12 @@
-"""The one table from domain errors to gRPC status codes, with google.rpc details."""
+"""The one table from domain errors to gRPC status codes, with google.rpc details.
+
+A status goes out in the trailing metadata, which a client refuses past
+8-16 KiB ("metadata size exceeds hard limit": the caller sees
+RESOURCE_EXHAUSTED and loses the details). Errors may quote what was sent, so
+the message, each field violation and their number are clipped here, where
+every refusal passes, in UTF-8 bytes: ten violations, 240 bytes each, a
+400-byte message.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +28,38 @@ from services.common.errors import (
 )
 
 DOMAIN = "muster.fire.gov.cn"
+MAX_VIOLATIONS = 10
+MAX_DESCRIPTION_BYTES = 240
+MAX_FIELD_BYTES = 100
+MAX_MESSAGE_BYTES = 400
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` UTF-8 bytes, cut on a character boundary, marked when cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode(errors="ignore") + "..."
+
+
+def _violations(error: InvalidArgument) -> list[error_details_pb2.BadRequest.FieldViolation]:
+    shown = [
+        error_details_pb2.BadRequest.FieldViolation(
+            field=clip(v.field, MAX_FIELD_BYTES),
+            description=clip(v.description, MAX_DESCRIPTION_BYTES),
+        )
+        for v in error.violations[:MAX_VIOLATIONS]
+    ]
+    left = len(error.violations) - MAX_VIOLATIONS
+    if left > 0:
+        shown.append(
+            error_details_pb2.BadRequest.FieldViolation(
+                field="...", description=f"and {left} more violations"
+            )
+        )
+    return shown
+
+
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
@@ -45,31 +85,28 @@ def to_status(error: DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
     match error:
         case InvalidArgument():
             code = grpc.StatusCode.INVALID_ARGUMENT
-            details.append(
-                error_details_pb2.BadRequest(
-                    field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(
-                            field=v.field, description=v.description
-                        )
-                        for v in error.violations
-                    ]
-                )
-            )
+            details.append(error_details_pb2.BadRequest(field_violations=_violations(error)))
         case NotFound():
             code = grpc.StatusCode.NOT_FOUND
             details.append(
-                error_details_pb2.ResourceInfo(resource_type=error.kind, resource_name=error.key)
+                error_details_pb2.ResourceInfo(
+                    resource_type=error.kind, resource_name=clip(error.key, MAX_DESCRIPTION_BYTES)
+                )
             )
         case AlreadyExists():
             code = grpc.StatusCode.ALREADY_EXISTS
             details.append(
-                error_details_pb2.ResourceInfo(resource_type=error.kind, resource_name=error.key)
+                error_details_pb2.ResourceInfo(
+                    resource_type=error.kind, resource_name=clip(error.key, MAX_DESCRIPTION_BYTES)
+                )
             )
         case PreconditionFailed():
             code = grpc.StatusCode.FAILED_PRECONDITION
             details.append(
                 error_details_pb2.ErrorInfo(
-                    reason=error.reason, domain=DOMAIN, metadata=error.metadata
+                    reason=error.reason,
+                    domain=DOMAIN,
+                    metadata={k: clip(x, MAX_DESCRIPTION_BYTES) for k, x in error.metadata.items()},
                 )
             )
         case Conflict():
@@ -82,7 +119,7 @@ def to_status(error: DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
             code = grpc.StatusCode.PERMISSION_DENIED
         case _:
             code = grpc.StatusCode.INTERNAL
-    return code, _status(code, error.message, *details)
+    return code, _status(code, clip(error.message, MAX_MESSAGE_BYTES), *details)
 
 
 def internal_status() -> status_pb2.Status:

@@ -8,6 +8,11 @@ PERMISSION_DENIED); the caller is then `auth.current` for the handler and
 `subject` in the log line. Domain errors become their status codes with
 google.rpc details; anything else is logged with its traceback and answered
 INTERNAL without it.
+
+A request whose bytes do not parse as the method's message is answered
+INVALID_ARGUMENT (after the token is checked), not the UNKNOWN that grpc
+answers when a deserializer raises: each handler's deserializer is wrapped
+to hand such a request over as `Undecodable`.
 """
 
 from __future__ import annotations
@@ -22,12 +27,39 @@ import structlog
 from grpc_status import rpc_status
 
 from services.common import auth, calls, metrics
-from services.common.errors import DomainError
+from services.common.errors import DomainError, FieldViolation, InvalidArgument
 from services.common.grpc_errors import internal_status, to_status
 
 log = structlog.get_logger("muster.rpc")
 
 QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+
+class Undecodable:
+    """A request whose bytes are not the method's message (the deserializer's error)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def refusal(self) -> InvalidArgument:
+        reason = str(self.error) or type(self.error).__name__
+        return InvalidArgument([FieldViolation("request", f"is not a valid message: {reason}")])
+
+
+def _lenient(
+    deserializer: Callable[[bytes], Any] | None,
+) -> Callable[[bytes], Any] | None:
+    """The handler's deserializer, answering `Undecodable` instead of raising."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:
+            return Undecodable(error)
+
+    return parse
 
 
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
@@ -66,6 +98,11 @@ class _Call:
 
     def admit(self, request: Any) -> None:
         """Verify the caller and the RPC's access (raises Unauthenticated / PermissionDenied)."""
+        if isinstance(request, Undecodable):
+            # The token first: a caller without one learns nothing about the API.
+            if not self.method.startswith(auth.OPEN_PREFIXES):
+                self.checker.verifier.verify(auth.bearer(self.meta))
+            raise request.refusal()
         principal = self.checker.check(self.method, self.meta, request)
         auth.current.set(principal)
         if principal is not None:
@@ -141,13 +178,13 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(method, handler.unary_unary, self._checker),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_lenient(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 _wrap_stream(method, handler.unary_stream, self._checker),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_lenient(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler

@@ -201,6 +201,9 @@ def item_type(it: model.ItemType) -> pb.ItemType:
 # ------------------------------------------------------------------ templates
 
 
+MAX_TEMPLATE_LINES = 200
+
+
 def to_publish_template(r: pb.CreateKitTemplateRequest) -> commands.PublishKitTemplate:
     v = Violations()
     c.request_id(v, r.request_id)
@@ -210,6 +213,9 @@ def to_publish_template(r: pb.CreateKitTemplateRequest) -> commands.PublishKitTe
     )
     if not t.lines:
         v.add("template.lines", "a template needs at least one line")
+    elif len(t.lines) > MAX_TEMPLATE_LINES:
+        v.add("template.lines", f"at most {MAX_TEMPLATE_LINES} lines, not {len(t.lines)}")
+        v.raise_if_any()
     lines = []
     seen: set[str] = set()
     for i, ln in enumerate(t.lines):

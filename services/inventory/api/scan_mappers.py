@@ -171,8 +171,14 @@ def scanned_code(v: Violations, path: str, value: str) -> str:
 TRANSFER_STATE = (pb.Transfer.State, "STATE_")
 
 
+MAX_TRANSFER_KITS = MAX_BATCH
+
+
 def to_create_transfer(r: pb.CreateTransferRequest) -> commands.CreateTransfer:
     v = Violations()
+    if len(r.kit_labels) > MAX_TRANSFER_KITS:
+        v.add("kit_labels", f"at most {MAX_TRANSFER_KITS} kits a transfer, not {len(r.kit_labels)}")
+        v.raise_if_any()
     c.request_id(v, r.request_id)
     cmd = commands.CreateTransfer(
         from_depot_code=c.code(v, "from_depot_code", r.from_depot_code),
@@ -214,7 +220,7 @@ def to_list_transfers(
     r: pb.ListTransfersRequest,
 ) -> tuple[Page, str | None, TransferState | None]:
     v = Violations()
-    page = c.page(v, r.page_size, r.page_token, "transfers")
+    page = c.page(v, r.page_size, r.page_token, "transfers", whole_key=c.INT32_MAX)
     depot = c.code(v, "depot_code", r.depot_code, required=False) or None
     state = c.enum_to_domain(
         v, "state", TRANSFER_STATE[0], r.state, TransferState, TRANSFER_STATE[1], required=False
@@ -293,7 +299,7 @@ def to_due_query(
     within = c.whole(v, "within_days", r.within_days, minimum=0)
     if within > 3650:
         v.add("within_days", "must be at most 3650 (ten years)")
-    page = c.page(v, r.page_size, r.page_token, kind)
+    page = c.page(v, r.page_size, r.page_token, kind, whole_key=c.INT64_MAX)
     v.raise_if_any()
     return depot, within, page
 
@@ -320,7 +326,7 @@ def stock_item(s: StockItemView) -> pb.StockItem:
 def to_history(r: pb.GetHistoryRequest) -> tuple[str, Page]:
     v = Violations()
     code = _scanned(v, "code", r.code, required=True)
-    page = c.page(v, r.page_size, r.page_token, "history")
+    page = c.page(v, r.page_size, r.page_token, "history", whole_key=c.INT64_MAX)
     v.raise_if_any()
     return code, page
 

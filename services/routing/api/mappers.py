@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 
 from google.protobuf import json_format
 from muster.routing.v1 import routing_service_pb2 as pb
@@ -153,6 +153,11 @@ def mode_filter(r: pb.ListPartnerServicesRequest) -> tuple[Mode | None, str | No
 
 MAX_DEMANDS = 50
 MAX_KITS_PER_DEMAND = 100
+# Kits a plan asks for, all demands together. The itineraries and assignment are built before
+# the solver's time budget applies, in time and memory that grow with kits x slots: 500 kits
+# took over 20 s whatever the budget, 5,000 grew a solver process past 9 GB (found by
+# tests/hardening). The whole seeded province holds 110 kits.
+MAX_KITS_PER_PLAN = 150
 
 
 def to_plan(
@@ -171,11 +176,14 @@ def to_plan(
         v.add("demands", "name at least one demand")
     if len(r.demands) > MAX_DEMANDS:
         v.add("demands", f"at most {MAX_DEMANDS} demands")
-    start = (
-        r.start_time.ToDatetime(tzinfo=UTC).astimezone(now.tzinfo)
-        if r.HasField("start_time")
-        else now
-    )
+    start = now
+    if r.HasField("start_time"):
+        start = (c.timestamp_to_domain(v, "start_time", r.start_time) or now).astimezone(now.tzinfo)
+    asked = sum(max(d.count, 0) for d in r.demands)
+    if asked > MAX_KITS_PER_PLAN:
+        v.add(
+            "demands", f"at most {MAX_KITS_PER_PLAN} kits a plan, all demands together; not {asked}"
+        )
     places: dict[str, Place] = {}
     receiving: dict[str, str] = {}
     demands = []
@@ -201,9 +209,8 @@ def to_plan(
             v.add(f"{path}.count", f"at most {MAX_KITS_PER_DEMAND} kits a demand")
         if not d.HasField("deadline"):
             v.add(f"{path}.deadline", "is required")
-            deadline = start
-        else:
-            deadline = d.deadline.ToDatetime(tzinfo=UTC).astimezone(now.tzinfo)
+        found = c.timestamp_to_domain(v, f"{path}.deadline", d.deadline)
+        deadline = found.astimezone(now.tzinfo) if found else start
         priority = d.priority or 1
         if not 1 <= priority <= 5:
             v.add(f"{path}.priority", "1 (first) to 5")
@@ -381,6 +388,31 @@ def plan_id(value: str) -> uuid.UUID:
         v.add("plan_id", f"{value!r} is not a plan id (a UUID that PlanDelivery gave out)")
     v.raise_if_any()
     return found
+
+
+MAX_ESTIMATE_TEMPLATES = 100
+
+
+def to_estimates(
+    r: pb.EstimateDeliveryTimesRequest, known: dict[str, Place]
+) -> tuple[list[str], list[str], int]:
+    """The cities (every one, when none is named), templates and kits a request asks about."""
+    v = Violations()
+    if len(r.cities) > len(known):
+        v.add("cities", f"at most {len(known)}, the cities of the network")
+    if len(r.template_codes) > MAX_ESTIMATE_TEMPLATES:
+        v.add("template_codes", f"at most {MAX_ESTIMATE_TEMPLATES}")
+    v.raise_if_any()
+    cities = [c.code(v, f"cities[{i}]", city) for i, city in enumerate(r.cities)]
+    for i, city in enumerate(cities):
+        if city and city not in known:
+            v.add(f"cities[{i}]", f"no city {city!r}")
+    templates = [c.code(v, f"template_codes[{i}]", code) for i, code in enumerate(r.template_codes)]
+    needed = r.kits_needed or 1
+    if needed < 0 or needed > 100:
+        v.add("kits_needed", "1 to 100")
+    v.raise_if_any()
+    return list(dict.fromkeys(cities)), list(dict.fromkeys(templates)), needed
 
 
 def estimate(e: Estimate, now: datetime) -> pb.DeliveryEstimate:

@@ -189,18 +189,10 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
     async def EstimateDeliveryTimes(
         self, request: pb.EstimateDeliveryTimesRequest, context: grpc.aio.ServicerContext
     ) -> pb.EstimateDeliveryTimesResponse:
-        v = Violations()
-        cities = [convert.code(v, f"cities[{i}]", c) for i, c in enumerate(request.cities)]
-        for i, city in enumerate(cities):
-            if city and city not in self._cities:
-                v.add(f"cities[{i}]", f"no city {city!r}")
-        needed = request.kits_needed or 1
-        if needed < 0 or needed > 100:
-            v.add("kits_needed", "1 to 100")
-        v.raise_if_any()
+        cities, asked, needed = mappers.to_estimates(request, self._cities)
         now = datetime.now(PROVINCE_TZ)
         net, depots, kits = await self._stock()
-        templates = list(request.template_codes) or sorted({k.template_code for k in kits})
+        templates = asked or sorted({k.template_code for k in kits})
         wanted = [
             EstimateRequest(t, city, needed) for t in templates for city in cities or self._cities
         ]
