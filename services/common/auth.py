@@ -47,6 +47,7 @@ ISSUER = "muster"
 AUDIENCE = "muster"
 ACCESS_ATTRIBUTE = "__muster_access__"
 VERIFIED_CACHE_SIZE = 10_000
+MAX_SUBJECT = 128
 # Open to anyone: the standard health and reflection services.
 OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 
@@ -301,7 +302,13 @@ class TokenVerifier:
         except ValueError as error:
             raise Unauthenticated(f"the bearer token names an unknown role: {error}") from None
         depots = frozenset(str(d) for d in claims.get("depots", ()))
-        return Principal(str(claims["sub"]), roles, depots, token), float(claims["exp"])
+        subject = str(claims["sub"])
+        if not subject or len(subject) > MAX_SUBJECT:
+            # The audit log records it whole (and refused a longer one with INTERNAL).
+            raise Unauthenticated(
+                f"the bearer token's subject must be 1 to {MAX_SUBJECT} characters"
+            )
+        return Principal(subject, roles, depots, token), float(claims["exp"])
 
 
 def bearer(metadata: Mapping[str, str]) -> str:

@@ -62,6 +62,19 @@ def _lenient(
     return parse
 
 
+MAX_REQUEST_ID = 128
+REQUEST_ID_RULE = f"at most {MAX_REQUEST_ID} printable ASCII characters without spaces"
+
+
+def _usable_request_id(value: str) -> bool:
+    return (
+        len(value) <= MAX_REQUEST_ID
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
+
+
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
     return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
@@ -88,7 +101,10 @@ class _Call:
         self.method = method
         self.context = context
         self.checker = checker
-        self.request_id = self.meta.get("x-request-id") or uuid.uuid4().hex
+        sent = self.meta.get("x-request-id", "")
+        # One the audit log and the logs cannot hold is refused in admit(), under a new id.
+        self.unusable_request_id = bool(sent) and not _usable_request_id(sent)
+        self.request_id = sent if sent and not self.unusable_request_id else uuid.uuid4().hex
         self.caller = self.meta.get("x-caller") or context.peer()
         self.started = time.perf_counter()
 
@@ -104,6 +120,8 @@ class _Call:
                 self.checker.verifier.verify(auth.bearer(self.meta))
             raise request.refusal()
         principal = self.checker.check(self.method, self.meta, request)
+        if self.unusable_request_id and principal is not None:
+            raise InvalidArgument([FieldViolation("x-request-id", REQUEST_ID_RULE)])
         auth.current.set(principal)
         if principal is not None:
             structlog.contextvars.bind_contextvars(subject=principal.subject)

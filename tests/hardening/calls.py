@@ -63,9 +63,19 @@ class Caller:
             )
         return self._channels[service]
 
-    async def call(self, service: str, name: str, request: Message | bytes) -> Answer:
-        """Send one request (a message, or raw bytes as the serialized request)."""
+    async def call(
+        self,
+        service: str,
+        name: str,
+        request: Message | bytes,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> Answer:
+        """Send one request (a message, or raw bytes as the serialized request).
+
+        `extra`: metadata sent beside the token (x-request-id, x-device, x-caller).
+        """
         m = method(service, name)
+        metadata = self.metadata + extra
         path = f"/{SERVICES[service].full_name}/{name}"
         data = request if isinstance(request, bytes) else request.SerializeToString()
         channel = self.channel(service)
@@ -73,14 +83,14 @@ class Caller:
             if m.server_streaming:
                 call: Any = channel.unary_stream(
                     path, request_serializer=_identity, response_deserializer=_identity
-                )(data, metadata=self.metadata, timeout=STREAM_TIMEOUT_S)
+                )(data, metadata=metadata, timeout=STREAM_TIMEOUT_S)
                 async for first in call:
                     call.cancel()
                     return Answer(grpc.StatusCode.OK, response=first)
                 return Answer(grpc.StatusCode.OK)
             answer = await channel.unary_unary(
                 path, request_serializer=_identity, response_deserializer=_identity
-            )(data, metadata=self.metadata, timeout=UNARY_TIMEOUT_S)
+            )(data, metadata=metadata, timeout=UNARY_TIMEOUT_S)
             return Answer(grpc.StatusCode.OK, response=answer)
         except grpc.aio.AioRpcError as error:
             return Answer(error.code(), error.details() or "")

@@ -6,6 +6,8 @@ covered the day it is added), hypothesis sends
 - requests generated from the request message's descriptor (`strategies.messages`),
 - good requests (`requests.table`) with one to three fields broken (`strategies.mutate`),
 - random bytes as the serialized request,
+- for mutating RPCs, good requests with generated `x-request-id`, `x-device`
+  and `x-caller` metadata (what goes into the audit log and every log line),
 
 each with an admin token. Every answer must be a status the API promises:
 never INTERNAL or UNKNOWN, and the service must still answer health SERVING
@@ -145,14 +147,19 @@ def _show(request: Message | bytes) -> str:
 
 
 async def exchange(
-    world: World, tables: Tables, service: str, name: str, request: Message | bytes
+    world: World,
+    tables: Tables,
+    service: str,
+    name: str,
+    request: Message | bytes,
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> grpc.StatusCode:
     """Send one request; check the answer, the server's health and, if refused, the tables."""
     if name in THINNED and _tick(name) % THINNED[name]:
         return grpc.StatusCode.OK  # not sent: a slow RPC gets a share of the examples
     watch = mutating(name)
     before = await tables.snapshot() if watch else {}
-    answer = await world.caller.call(service, name, request)
+    answer = await world.caller.call(service, name, request, extra)
     SENT[service] += 1
     said = f"{name} -> {answer.code.name}: {answer.details}\n{_show(request)}"
     assert answer.code not in NEVER, said
@@ -197,6 +204,35 @@ async def test_mutated_good_requests_get_a_clean_answer(
     base = data.draw(st.sampled_from(make()), label="good")  # type: ignore[operator]
     request = mutate(data, base)
     await exchange(world, tables, service, name, bounded(name, request))
+
+
+# What a client may put beside its token: grpc sends printable ASCII only.
+HEADER_VALUES = st.one_of(
+    st.sampled_from(["", " ", "x" * 128, "x" * 129, "a b", "-", "~" * 300]),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=3000),
+)
+
+
+@pytest.mark.parametrize(("service", "name"), [r for r in RPCS if mutating(r[1])])
+@FUZZ
+@given(data=st.data())
+async def test_generated_call_metadata_gets_a_clean_answer(
+    world: World,
+    tables: Tables,
+    good: dict[tuple[str, str], object],
+    service: str,
+    name: str,
+    data: st.DataObject,
+) -> None:
+    """The request ids, devices and callers that go into the audit log and every log line."""
+    make = good[(service, name)]
+    request = data.draw(st.sampled_from(make()), label="good")  # type: ignore[operator]
+    headers = data.draw(
+        st.lists(st.sampled_from(["x-request-id", "x-device", "x-caller"]), unique=True),
+        label="headers",
+    )
+    extra = tuple((h, data.draw(HEADER_VALUES, label=h)) for h in headers)
+    await exchange(world, tables, service, name, bounded(name, request), extra)
 
 
 @pytest.mark.parametrize(("service", "name"), RPCS)

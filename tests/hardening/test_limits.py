@@ -17,6 +17,7 @@ from muster.routing.v1 import routing_service_pb2 as rt
 from services.common.server import MAX_MESSAGE_BYTES
 from tests.hardening.calls import SERVICES
 from tests.hardening.conftest import World
+from tests.support import auth
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -223,3 +224,41 @@ async def test_a_message_past_the_size_limit_is_resource_exhausted_and_the_serve
     code, _ = await _refusal(world, "inventory", "GetDepot", request)
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert await world.caller.serving("inventory")
+
+
+async def _create_location(world: World, metadata: list[tuple[str, str]]) -> grpc.StatusCode:
+    call = world.caller.channel("inventory").unary_unary(
+        f"/{SERVICES['inventory'].full_name}/CreateLocation",
+        request_serializer=lambda r: r.SerializeToString(),
+        response_deserializer=lambda b: b,
+    )
+    request = inv.CreateLocationRequest(
+        location=inv.Location(depot_code="D-DET-JILIN", label=f"H-{len(str(metadata))}")
+    )
+    try:
+        await call(request, metadata=metadata, timeout=10)
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+@pytest.mark.parametrize("request_id", ["r" * 129, "a b", "r" * 3000])
+async def test_a_request_id_header_the_audit_log_cannot_hold_is_invalid(
+    world: World, request_id: str
+) -> None:
+    # Was INTERNAL on every mutation: audit_log.request_id is 128 characters (DataError).
+    metadata = [*world.caller.metadata, ("x-request-id", request_id)]
+    assert await _create_location(world, metadata) == INVALID
+
+
+async def test_a_request_id_header_of_128_characters_is_taken(world: World) -> None:
+    metadata = [*world.caller.metadata, ("x-request-id", "r" * 128)]
+    assert await _create_location(world, metadata) == grpc.StatusCode.OK
+
+
+async def test_a_token_whose_subject_the_audit_log_cannot_hold_is_unauthenticated(
+    world: World,
+) -> None:
+    # Was INTERNAL on every mutation: audit_log.actor is 128 characters (DataError).
+    metadata = [("authorization", f"Bearer {auth.token(subject='s' * 129)}")]
+    assert await _create_location(world, metadata) == grpc.StatusCode.UNAUTHENTICATED
