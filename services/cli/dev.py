@@ -127,8 +127,16 @@ def dev_auth(var_dir: Path) -> DevAuth:
     return DevAuth(folder / "public-key.pem", tokens, gateway)
 
 
-def start_services(url: str, keys: DevAuth) -> list[tuple[ServiceSpec, subprocess.Popen[bytes]]]:
+def log_path(var_dir: Path, spec: ServiceSpec) -> Path:
+    return var_dir / "log" / f"{spec.name}.log"
+
+
+def start_services(
+    url: str, keys: DevAuth, var_dir: Path
+) -> list[tuple[ServiceSpec, subprocess.Popen[bytes]]]:
+    """Every service as its own process, its JSON log lines in var/log/<name>.log."""
     running = []
+    (var_dir / "log").mkdir(parents=True, exist_ok=True)
     for spec in SERVICES:
         env = {
             **os.environ,
@@ -139,14 +147,25 @@ def start_services(url: str, keys: DevAuth) -> list[tuple[ServiceSpec, subproces
             f"MUSTER_{spec.name.upper()}_METRICS_PORT": str(spec.metrics_port),
             "MUSTER_GATEWAY_HTTP_PORT": str(GATEWAY_HTTP_PORT),
         }
-        process = subprocess.Popen([sys.executable, "-m", spec.module], env=env)
+        with log_path(var_dir, spec).open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", spec.module], env=env, stdout=log, stderr=log
+            )
         running.append((spec, process))
     for spec, process in running:
-        _wait_serving(f"127.0.0.1:{spec.port}", process)
+        try:
+            _wait_serving(f"127.0.0.1:{spec.port}", process)
+        except SystemExit:
+            tail = log_path(var_dir, spec).read_text(errors="replace").splitlines()[-15:]
+            print("\n".join(tail), file=sys.stderr)
+            for _, other in running:
+                if other.poll() is None:
+                    other.terminate()
+            raise
     return running
 
 
-def _banner(console: Console, keys: DevAuth) -> None:
+def _banner(console: Console, keys: DevAuth, var_dir: Path) -> None:
     table = Table(title="Muster is running", title_justify="left")
     table.add_column("service")
     table.add_column("address (gRPC, plaintext)")
@@ -155,6 +174,10 @@ def _banner(console: Console, keys: DevAuth) -> None:
         metrics = f"http://127.0.0.1:{spec.metrics_port}/metrics"
         table.add_row(spec.name, f"127.0.0.1:{spec.port}", metrics)
     console.print(table)
+    console.print(
+        f"[bold]Logs[/]: one JSON line per call in {var_dir / 'log'}/<service>.log "
+        f"(e.g. [cyan]tail -f {var_dir / 'log' / 'inventory.log'}[/])"
+    )
     console.print(
         f"[bold]Readiness dashboard[/]: [cyan]http://127.0.0.1:{GATEWAY_HTTP_PORT}/"
         f"#token={keys.tokens['command']}[/]\n"
@@ -203,8 +226,8 @@ def run(var_dir: Path) -> int:
     url = database_url(console, var_dir)
     prepare(console, url)
     keys = dev_auth(var_dir)
-    running = start_services(url, keys)
-    _banner(console, keys)
+    running = start_services(url, keys, var_dir)
+    _banner(console, keys, var_dir)
     stopping = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -217,7 +240,10 @@ def run(var_dir: Path) -> int:
         while not stopping:
             for spec, process in running:
                 if process.poll() is not None:
-                    console.print(f"[red]{spec.name} exited with code {process.returncode}[/]")
+                    console.print(
+                        f"[red]{spec.name} exited with code {process.returncode}[/]; "
+                        f"see {log_path(var_dir, spec)}"
+                    )
                     stopping = True
             time.sleep(0.3)
     finally:
