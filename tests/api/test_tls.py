@@ -8,6 +8,7 @@ from muster.inventory.v1 import inventory_service_pb2 as pb
 from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 
 from services.cli.certs import make
+from services.common.auth import Role
 from services.common.channels import ClientTls, aio_channel
 from tests.conftest import start_inventory
 from tests.support import auth
@@ -64,3 +65,44 @@ async def test_tls_without_client_certificates_still_needs_a_token(
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         await server.stop(0)
+
+
+async def test_services_call_each_other_over_mutual_tls(database_url: str, certs: Path) -> None:
+    """Routing reads inventory over mutual TLS with its own certificate; both serve TLS."""
+    from muster.routing.v1 import routing_service_pb2 as rt
+    from muster.routing.v1 import routing_service_pb2_grpc as rt_grpc
+
+    from services.common.settings import ServerSettings
+    from services.routing import server as routing_server
+
+    inventory = await start_inventory(
+        database_url,
+        tls_cert=certs / "inventory.pem",
+        tls_key=certs / "inventory-key.pem",
+        tls_client_ca=certs / "ca.pem",
+    )
+    routing = await routing_server.start(
+        ServerSettings(
+            service="routing",
+            database_url=database_url,
+            auth_public_keys=auth.PUBLIC_KEYS,
+            tls_cert=certs / "routing.pem",
+            tls_key=certs / "routing-key.pem",
+            tls_client_ca=certs / "ca.pem",
+        ),
+        inventory_address=f"localhost:{inventory.port}",
+        solver_processes=1,
+        inventory_tls=ClientTls(certs / "ca.pem", certs / "routing.pem", certs / "routing-key.pem"),
+    )
+    try:
+        token = auth.token(Role.PLANNER)
+        tls = ClientTls(certs / "ca.pem", certs / "client.pem", certs / "client-key.pem")
+        async with aio_channel(f"localhost:{routing.port}", lambda: token, tls) as channel:
+            # Estimates read depots and ready kits from inventory: the mutual-TLS hop.
+            answer = await rt_grpc.RoutingServiceStub(channel).EstimateDeliveryTimes(
+                rt.EstimateDeliveryTimesRequest(), timeout=30
+            )
+        assert answer.HasField("as_of")
+    finally:
+        await routing.stop(0)
+        await inventory.stop(0)
