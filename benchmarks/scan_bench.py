@@ -238,12 +238,21 @@ def start_inventory(
     return process, address
 
 
+def _events(log: Path) -> list[str]:
+    """The `event` of each JSON line of a server log (whatever the JSON's spacing)."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            found.append(str(json.loads(line).get("event", "")))
+    return found
+
+
 def wait_workers(log: Path, count: int, timeout_s: float = 60) -> None:
     """Until `count` worker processes said server_started: a connection made while
     only the first was listening would stay on it for the whole run."""
     deadline = time.monotonic() + timeout_s
     while count and time.monotonic() < deadline:
-        if log.read_text(errors="replace").count('"event": "server_started"') >= count:
+        if _events(log).count("server_started") >= count:
             return
         time.sleep(0.2)
     if count:
