@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -44,10 +45,21 @@ class RunningGateway:
         await self.grpc.stop(grace_s)
 
 
-async def _start_http(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+def _http_tls(settings: GatewaySettings) -> ssl.SSLContext | None:
+    """HTTPS for the JSON endpoints and the dashboard when the gateway has a certificate."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+async def _start_http(
+    app: web.Application, host: str, port: int, tls: ssl.SSLContext | None
+) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=tls)
     await site.start()
     bound = runner.addresses[0][1]
     return runner, bound
@@ -88,7 +100,7 @@ async def start(
         tls=server_tls(settings.server()),
     )
     runner, http_port = await _start_http(
-        build_app(reports, checks), settings.http_host, settings.http_port
+        build_app(reports, checks), settings.http_host, settings.http_port, _http_tls(settings)
     )
     forget_levels = metrics.track_readiness(
         lambda: [(r.category, r.scope.kind, r.scope.code, r.level) for r in keeper.reports()],

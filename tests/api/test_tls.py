@@ -106,3 +106,44 @@ async def test_services_call_each_other_over_mutual_tls(database_url: str, certs
     finally:
         await routing.stop(0)
         await inventory.stop(0)
+
+
+async def test_the_gateways_json_and_dashboard_are_served_over_https_with_its_certificate(
+    database_url: str, certs: Path
+) -> None:
+    import asyncio
+    import ssl
+    import urllib.request
+
+    from services.gateway import server as gateway_server
+    from services.gateway.settings import GatewaySettings
+    from tests.gateway.world import FAST
+
+    inventory = await start_inventory(database_url)
+    gateway = await gateway_server.start(
+        GatewaySettings(
+            inventory_address=inventory.address,
+            routing_address="127.0.0.1:9",  # unreachable: time to scene unknown, no matter here
+            auth_public_keys=auth.PUBLIC_KEYS,
+            token=auth.gateway_token(),
+            tls_cert=certs / "gateway.pem",
+            tls_key=certs / "gateway-key.pem",
+        ),
+        timings=FAST,
+    )
+    try:
+        assert await gateway.keeper.wait_loaded(30)
+        trust = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        request = urllib.request.Request(
+            f"https://localhost:{gateway.http_port}/v1/scopes",
+            headers={"Authorization": f"Bearer {auth.token(Role.COMMAND)}"},
+        )
+
+        def fetch() -> int:
+            with urllib.request.urlopen(request, context=trust, timeout=10) as answer:
+                return int(answer.status)
+
+        assert await asyncio.to_thread(fetch) == 200
+    finally:
+        await gateway.stop(0)
+        await inventory.stop(0)
