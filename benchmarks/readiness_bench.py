@@ -53,6 +53,7 @@ from benchmarks.echo_server import METHOD as ECHO_METHOD
 from services.common import auth
 from services.common.auth import Role, TokenIssuer, public_pem
 from services.common.channels import aio_channel
+from services.common.server import event_loop
 from services.gateway.domain.config import ReadinessConfig
 from services.gateway.domain.model import (
     Category,
@@ -341,7 +342,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.mode == "serve":
-        asyncio.run(serve())
+        from services.common.logging import configure_logging
+
+        # Log lines to stderr before anything logs: the port is the first line of stdout.
+        configure_logging(os.environ.get("MUSTER_BENCH_LOG_LEVEL", "INFO"), json=True)
+        event_loop()(serve())  # as the services run: on uvloop
         return 0
     console = Console()
     with console.status("GetReadiness and echo, closed loop"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from dataclasses import dataclass
 
@@ -13,7 +12,13 @@ from muster.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from services.common import auth, metrics
 from services.common.clock import Today, province_today
 from services.common.logging import configure_logging
-from services.common.server import RunningServer, serve_until_signalled, server_tls, start_server
+from services.common.server import (
+    RunningServer,
+    event_loop,
+    serve_until_signalled,
+    server_tls,
+    start_server,
+)
 from services.gateway.adapters.config_file import read_config
 from services.gateway.adapters.inventory_source import InventorySource
 from services.gateway.adapters.routing_source import RoutingSource
@@ -119,4 +124,4 @@ async def _main() -> None:
 
 def main() -> None:
     configure_logging()
-    asyncio.run(_main())
+    event_loop()(_main())

@@ -13,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import importlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import structlog
 from muster.inventory.v1 import inventory_service_pb2 as pb
@@ -30,7 +28,13 @@ from services.common import auth, metrics
 from services.common.clock import Today, province_today
 from services.common.database import async_engine, database_answers, wait_for_database
 from services.common.logging import configure_logging
-from services.common.server import RunningServer, serve_until_signalled, server_tls, start_server
+from services.common.server import (
+    RunningServer,
+    event_loop,
+    serve_until_signalled,
+    server_tls,
+    start_server,
+)
 from services.common.settings import Env, ServerSettings, SettingsError
 from services.inventory.api.servicer import InventoryServicer
 from services.inventory.service_layer.unit_of_work import UnitOfWorkFactory
@@ -134,30 +138,13 @@ def for_worker(settings: ServerSettings, worker: int) -> ServerSettings:
     return replace(settings, metrics_port=settings.metrics_port + worker - 1)
 
 
-def _event_loop() -> Callable[[Coroutine[Any, Any, None]], None]:
-    """uvloop's run when uvloop is installed, else asyncio's.
-
-    uvloop is libuv's event loop in C; grpc.aio runs on it. A scan's round
-    trips to PostgreSQL and gRPC's own callbacks are mostly event-loop work:
-    on uvloop the benchmark's RecordScan took 15-35 % less server CPU a scan.
-    """
-    try:
-        uvloop = importlib.import_module("uvloop")
-    except ImportError:
-        log.info("event_loop", loop="asyncio")
-        return asyncio.run
-    log.info("event_loop", loop="uvloop")
-    run: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
-    return run
-
-
 def main() -> None:
     configure_logging()
     settings = ServerSettings.from_env("inventory", DEFAULT_PORT)
     worker = int(os.environ.get(WORKER_ENV) or 0)
     count = 1 if worker else worker_count(os.environ)
     if count == 1:
-        run = _event_loop()
+        run = event_loop()
         run(_serve(for_worker(settings, worker), shared_port=bool(worker)))
         return
     if settings.port == 0:

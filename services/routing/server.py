@@ -14,7 +14,13 @@ from services.common import auth, metrics
 from services.common.channels import ClientTls, client_tls
 from services.common.database import async_engine, database_answers, wait_for_database
 from services.common.logging import configure_logging
-from services.common.server import RunningServer, serve_until_signalled, server_tls, start_server
+from services.common.server import (
+    RunningServer,
+    event_loop,
+    serve_until_signalled,
+    server_tls,
+    start_server,
+)
 from services.common.settings import Env, ServerSettings
 from services.routing.adapters.inventory_client import InventoryClient
 from services.routing.api.servicer import RoutingServicer
@@ -91,4 +97,4 @@ async def _main() -> None:
 
 def main() -> None:
     configure_logging()
-    asyncio.run(_main())
+    event_loop()(_main())
