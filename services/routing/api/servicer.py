@@ -145,10 +145,11 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
         metrics.plan_solved(found.result.status, time.perf_counter() - started)
         plan_id = uuid.uuid4()
         receiving = plans.receiving_depots(asked.demands, places, depots, named)
+        who = calls.now_serving().actor
         message = mappers.plan(found, plan_id, now, request, receiving)
-        message.created_by = calls.now_serving().actor
+        message.created_by = who
         stored = plans.to_store(
-            found, plan_id, now, asked.demands, receiving, mappers.document(message)
+            found, plan_id, now, asked.demands, receiving, mappers.document(message), who
         )
         async with self._uow() as uow:
             await plans.save_plan(stored, uow)

@@ -216,7 +216,7 @@ def read_routes(truck: TruckProblem, solution: VrpSolution) -> TruckPlan:
 
     problem = truck.problem
     routes: list[TruckRoute] = []
-    legs: dict[str, tuple[datetime, datetime]] = {}
+    arrive: dict[str, datetime] = {}  # slot key -> when its kit is unloaded
     for route in solution.routes:
         stops: list[TruckStop] = []
         for visit in route.visits:
@@ -224,10 +224,8 @@ def read_routes(truck: TruckProblem, solution: VrpSolution) -> TruckPlan:
             job = truck.jobs[visit.stop // 2]
             loading = visit.stop % 2 == 0
             leave = visit.start + stop.service_time
-            if loading:
-                legs[job.key] = (clock(leave), clock(leave))
-            else:
-                legs[job.key] = (legs[job.key][0], clock(visit.arrival))
+            if not loading:
+                arrive[job.key] = clock(visit.arrival)
             place = truck.location_codes[stop.location]
             if stops and stops[-1].place == place:
                 # Several kits at one place: one stop.
@@ -259,12 +257,14 @@ def read_routes(truck: TruckProblem, solution: VrpSolution) -> TruckPlan:
             )
         )
     unserved = tuple(sorted({truck.jobs[s // 2].key for s in solution.dropped}))
-    # Departure from the kit's own stop: the same stop's later departure when a truck loads several.
+    # A kit leaves when its truck leaves the stop it was loaded at (after every load there).
     key_of = {j.kit_label: j.key for j in truck.jobs}
-    for r in routes:
-        for s in r.stops:
-            for label in s.load:
-                legs[key_of[label]] = (s.depart, legs[key_of[label]][1])
+    legs = {
+        key_of[label]: (s.depart, arrive[key_of[label]])
+        for r in routes
+        for s in r.stops
+        for label in s.load
+    }
     return TruckPlan(tuple(routes), legs, unserved, solution.status)
 
 

@@ -146,18 +146,21 @@ def with_trucks(result: AssignmentResult, trucks: TruckPlan) -> AssignmentResult
         return replace(option, itinerary=truck_routes.retimed(option.itinerary, leg))
 
     unserved = set(trucks.unserved)
-    chosen = tuple(
-        Chosen(driven(c.option)) for c in result.chosen if c.option.slot.key not in unserved
-    )
-    unmet = [
-        replace(u, late=driven(u.late)) if u.late and u.slot.key not in unserved else u
-        for u in result.unmet
-        if not (u.late and u.slot.key in unserved)
-    ]
+    chosen: list[Chosen] = []
+    unmet: list[Unmet] = []
+    lost_on_time: list[Unmet] = []
+    lost_late: list[Unmet] = []
     for c in result.chosen:
         if c.option.slot.key in unserved:
-            unmet.append(Unmet(c.option.slot, UnmetReason.NO_CAPACITY))
+            lost_on_time.append(Unmet(c.option.slot, UnmetReason.NO_CAPACITY))
+        else:
+            chosen.append(Chosen(driven(c.option)))
     for u in result.unmet:
-        if u.late and u.slot.key in unserved:
-            unmet.append(Unmet(u.slot, UnmetReason.NO_CAPACITY))
-    return replace(result, chosen=chosen, unmet=tuple(unmet))
+        if u.late is None:
+            unmet.append(u)
+        elif u.slot.key in unserved:
+            lost_late.append(Unmet(u.slot, UnmetReason.NO_CAPACITY))
+        else:
+            unmet.append(replace(u, late=driven(u.late)))
+    unmet += lost_on_time + lost_late
+    return replace(result, chosen=tuple(chosen), unmet=tuple(unmet))

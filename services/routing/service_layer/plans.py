@@ -56,6 +56,7 @@ def to_store(
     demands: Sequence[Demand],
     receiving: Mapping[str, str],
     document: Mapping[str, Any],
+    created_by: str,
 ) -> StoredPlan:
     """What is kept of a plan just made: every kit that goes (on time or late), and where to."""
     result = found.result
@@ -79,7 +80,7 @@ def to_store(
         destinations=tuple(sorted({d.destination for d in demands})),
         kits_on_time=len(result.chosen),
         kits_unmet=len(result.unmet),
-        created_by=calls.now_serving().actor,
+        created_by=created_by,
     )
 
 
