@@ -27,9 +27,9 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.common.audit import AuditLogColumns
 from services.inventory.domain.model import (
     Category,
     Condition,
@@ -280,23 +280,8 @@ class RequestRow(Base):
     created_at: Mapped[datetime] = _now()
 
 
-class AuditRow(Base):
-    """Who changed what: one row per mutation, written in the mutation's transaction.
-
-    `keys` names what the change touched (a depot code, a kit label, a
-    transfer's SSCC, a count id), so a subject's history finds it.
-    """
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_keys", "keys", postgresql_using="gin"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    at: Mapped[datetime] = _now()
-    method: Mapped[str] = mapped_column(String(64))
-    actor: Mapped[str] = mapped_column(String(128))
-    device: Mapped[str] = mapped_column(String(128))
-    request_id: Mapped[str] = mapped_column(String(128))
-    keys: Mapped[list[str]] = mapped_column(ARRAY(String(128)))
+class AuditRow(AuditLogColumns, Base):
+    """The inventory schema's audit log (services/common/audit.py)."""
 
 
 class TransferRow(Base):

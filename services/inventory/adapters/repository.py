@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import calls
+from services.common import audit
 from services.common.paging import Page, PageOf
 from services.inventory.adapters.orm import (
     AuditRow,
@@ -547,16 +547,7 @@ class Repository:
 
     def audit(self, method: str, keys: Sequence[str]) -> None:
         """Record who made this change, from where, under which request id (same transaction)."""
-        call = calls.now_serving()
-        self.session.add(
-            AuditRow(
-                method=method,
-                actor=call.actor,
-                device=call.device,
-                request_id=call.request_id,
-                keys=[k for k in keys if k],
-            )
-        )
+        self.session.add(AuditRow(**audit.row_values(method, keys)))
 
     async def audit_of(self, key: str, limit: int = 100) -> list[AuditEntry]:
         """The changes that touched `key`, newest first."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common import calls
+from services.common import audit
 from services.routing.adapters.orm import AuditRow
 
 
@@ -17,13 +17,4 @@ class AuditRepository:
 
     def record(self, method: str, keys: Sequence[str]) -> None:
         """Append the audit row of the change being made (same transaction)."""
-        call = calls.now_serving()
-        self.session.add(
-            AuditRow(
-                method=method,
-                actor=call.actor,
-                device=call.device,
-                request_id=call.request_id,
-                keys=[k for k in keys if k],
-            )
-        )
+        self.session.add(AuditRow(**audit.row_values(method, keys)))

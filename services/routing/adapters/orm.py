@@ -7,12 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     DateTime,
     Enum,
     Float,
     ForeignKey,
-    Identity,
     Index,
     Integer,
     MetaData,
@@ -20,11 +18,11 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     Uuid,
-    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.common.audit import AuditLogColumns
 from services.routing.domain.network import HubKind, Mode
 from services.routing.domain.plans import PlanState
 
@@ -156,16 +154,5 @@ class PlanTransferRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class AuditRow(Base):
-    """Who changed the network or made or committed a plan: one row per change, same transaction."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_keys", "keys", postgresql_using="gin"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    method: Mapped[str] = mapped_column(String(64))
-    actor: Mapped[str] = mapped_column(String(128))
-    device: Mapped[str] = mapped_column(String(128))
-    request_id: Mapped[str] = mapped_column(String(128))
-    keys: Mapped[list[str]] = mapped_column(ARRAY(String(128)))
+class AuditRow(AuditLogColumns, Base):
+    """The routing schema's audit log: network changes, plans made and committed."""
