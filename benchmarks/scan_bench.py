@@ -647,17 +647,35 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def _ticks(pid: int) -> int:
+    """User and system CPU ticks of one process so far (0 if it is gone)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    return 0
+
+
+def postgres_pids() -> list[int]:
+    """Every process of a PostgreSQL server on this machine (backends, WAL writer, ...)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+    return found
+
+
 def cpu_now(server_pid: int | None) -> dict[str, float]:
-    """CPU seconds so far: the server's processes, this process, every process (Linux /proc)."""
+    """CPU seconds so far: the server's processes, this process, the PostgreSQL
+    processes on this machine (all of them: a local server's backends, WAL
+    writer and checkpointer), every process (Linux /proc)."""
     found = {"client": time.process_time()}
     with contextlib.suppress(OSError, ValueError, IndexError):
         if server_pid is not None:
-            server_ticks = 0
-            for pid in process_tree(server_pid):
-                with contextlib.suppress(OSError):
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    server_ticks += int(fields[11]) + int(fields[12])
-            found["server"] = server_ticks / TICK
+            found["server"] = sum(_ticks(pid) for pid in process_tree(server_pid)) / TICK
+        if database := postgres_pids():
+            found["database"] = sum(_ticks(pid) for pid in database) / TICK
         ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         found["machine"] = (sum(ticks[:8]) - ticks[3] - ticks[4]) / TICK  # minus idle, iowait
     return found
@@ -1267,6 +1285,7 @@ def report(rows: dict[str, Row], opts: Options, meta: dict[str, Any]) -> None:
         "max ms",
         "latency of",
         "server CPU ms/scan",
+        "database CPU ms/scan",
         "client CPU ms/scan",
         "errors",
         "target",
@@ -1288,6 +1307,7 @@ def report(rows: dict[str, Row], opts: Options, meta: dict[str, Any]) -> None:
             f"{row.max_ms:.1f}",
             row.unit,
             cpu_per_scan(row, "server"),
+            cpu_per_scan(row, "database"),
             cpu_per_scan(row, "client"),
             str(sum(row.errors.values())),
             row.target or "-",
