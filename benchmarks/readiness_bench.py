@@ -10,7 +10,10 @@
    never calls them). Beside it, in its own process, benchmarks/echo_server.py
    (grpc.aio alone, no interceptor). The same closed-loop client sends
    `--calls` calls with `--concurrency` in flight to each, cycling over
-   every category x scope.
+   every category x scope, in `--rounds` alternating rounds (echo, then
+   GetReadiness, and again), so that other work on the machine weighs on
+   both rows alike. Beside the rates: the CPU each server process and the
+   client used per call (from /proc), steadier than rates on a busy machine.
 2. Recomputing. The pure engine on ten times the seed: every depot copied ten
    times within its city (200 depots, 215 scopes), `--kits` kits with every
    template line filled (serial lines as units, the rest as lots), every
@@ -221,12 +224,23 @@ def start_process(*argv: str) -> tuple[subprocess.Popen[str], str]:
     return process, f"127.0.0.1:{port}"
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Row:
     name: str
     calls: int
     seconds: float
     latencies_ms: list[float]
+    server_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+
+    def us_per_call(self, cpu_s: float) -> float:
+        return cpu_s / self.calls * 1e6
 
     @property
     def per_s(self) -> float:
@@ -238,7 +252,12 @@ class Row:
 
 
 async def closed_loop(
-    name: str, call: Callable[[int], Awaitable[Any]], calls: int, concurrency: int, warmup: int
+    name: str,
+    call: Callable[[int], Awaitable[Any]],
+    calls: int,
+    concurrency: int,
+    warmup: int,
+    server_pid: int,
 ) -> Row:
     for i in range(warmup):
         await call(i)
@@ -251,12 +270,34 @@ async def closed_loop(
             await call(i)
             latencies.append((time.perf_counter() - started) * 1000)
 
+    server_cpu, client_cpu = process_cpu_s(server_pid), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Row(name, calls, time.perf_counter() - started, latencies)
+    seconds = time.perf_counter() - started
+    return Row(
+        name,
+        calls,
+        seconds,
+        latencies,
+        server_cpu_s=process_cpu_s(server_pid) - server_cpu,
+        client_cpu_s=time.process_time() - client_cpu,
+    )
 
 
-async def measure_serving(calls: int, concurrency: int, warmup: int) -> tuple[Row, Row]:
+def combined(rows: Sequence[Row]) -> Row:
+    return Row(
+        rows[0].name,
+        sum(r.calls for r in rows),
+        sum(r.seconds for r in rows),
+        [ms for r in rows for ms in r.latencies_ms],
+        server_cpu_s=sum(r.server_cpu_s for r in rows),
+        client_cpu_s=sum(r.client_cpu_s for r in rows),
+    )
+
+
+async def measure_serving(
+    calls: int, concurrency: int, warmup: int, rounds: int
+) -> tuple[Row, Row]:
     gateway, gateway_address = start_process("-m", "benchmarks.readiness_bench", "serve")
     token = TokenIssuer(KEY).issue("bench", [Role.COMMAND])
     echo, echo_address = start_process("-m", "benchmarks.echo_server")
@@ -279,8 +320,19 @@ async def measure_serving(calls: int, concurrency: int, warmup: int) -> tuple[Ro
             async def echo_one(i: int) -> Any:
                 return await echo_call(payloads[i % len(payloads)], timeout=5)
 
-            echo_row = await closed_loop("grpc echo", echo_one, calls, concurrency, warmup)
-            get_row = await closed_loop("GetReadiness", get, calls, concurrency, warmup)
+            # In alternating rounds, so that whatever else the machine does in the
+            # meantime weighs on both rows alike.
+            echo_rows: list[Row] = []
+            get_rows: list[Row] = []
+            share = calls // rounds
+            for _ in range(rounds):
+                echo_rows.append(
+                    await closed_loop("grpc echo", echo_one, share, concurrency, warmup, echo.pid)
+                )
+                get_rows.append(
+                    await closed_loop("GetReadiness", get, share, concurrency, warmup, gateway.pid)
+                )
+            echo_row, get_row = combined(echo_rows), combined(get_rows)
             return echo_row, get_row
     finally:
         for process in (gateway, echo):
@@ -325,7 +377,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("mode", nargs="?", choices=("run", "serve"), default="run")
     p.add_argument("--calls", type=int, default=20000, help="calls measured per row")
     p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--warmup", type=int, default=500, help="calls before each round")
+    p.add_argument("--rounds", type=int, default=5, help="alternating echo / GetReadiness rounds")
     p.add_argument("--copies", type=int, default=10, help="copies of each seed depot")
     p.add_argument("--kits", type=int, default=2200, help="kits at the 10x scale")
     p.add_argument("--changes", type=int, default=300, help="single-kit changes timed")
@@ -350,9 +403,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     console = Console()
     with console.status("GetReadiness and echo, closed loop"):
-        echo, get = asyncio.run(measure_serving(args.calls, args.concurrency, args.warmup))
+        echo, get = asyncio.run(
+            measure_serving(args.calls, args.concurrency, args.warmup, args.rounds)
+        )
     table = Table(title=f"Serving, concurrency {args.concurrency}", title_justify="left")
-    for column in ("row", "calls", "calls/s", "p50 ms", "p99 ms", "share of echo"):
+    columns = (
+        "row",
+        "calls",
+        "calls/s",
+        "p50 ms",
+        "p99 ms",
+        "share of echo",
+        "server CPU us/call",
+        "client CPU us/call",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     for row in (echo, get):
         of_echo = f"{row.per_s / echo.per_s:.0%}"
@@ -363,6 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{row.pct(0.5):.2f}",
             f"{row.pct(0.99):.2f}",
             of_echo,
+            f"{row.us_per_call(row.server_cpu_s):.0f}",
+            f"{row.us_per_call(row.client_cpu_s):.0f}",
         )
     console.print(table)
     with console.status("full recompute at 10x"):
@@ -395,6 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "per_s": r.per_s,
                         "p50_ms": r.pct(0.5),
                         "p99_ms": r.pct(0.99),
+                        "server_cpu_us_per_call": r.us_per_call(r.server_cpu_s),
+                        "client_cpu_us_per_call": r.us_per_call(r.client_cpu_s),
                     }
                     for r in (echo, get)
                 ],

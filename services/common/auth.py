@@ -328,6 +328,9 @@ class Authenticator:
 
     verifier: TokenVerifier
     policy: Mapping[str, Access]
+    # The principal with its granted roles, by (token, method): the same on every call
+    # (the depot checks, which depend on the request, still run every time).
+    _granted: dict[tuple[str, str], Principal] = field(default_factory=dict, repr=False)
 
     def check(self, method: str, metadata: Mapping[str, str], request: Any) -> Principal | None:
         if method.startswith(OPEN_PREFIXES):
@@ -336,7 +339,14 @@ class Authenticator:
         principal = self.verifier.verify(bearer(metadata))
         if access is None:
             raise PermissionDenied(f"{method} is not open to anyone")
-        return replace(principal, granted=authorize(method, access, principal, request))
+        granted = authorize(method, access, principal, request)
+        key = (principal.token, method)
+        found = self._granted.get(key)
+        if found is None or found.roles != principal.roles:
+            if len(self._granted) >= VERIFIED_CACHE_SIZE:
+                self._granted.clear()
+            found = self._granted[key] = replace(principal, granted=granted)
+        return found
 
 
 def verifier(public_keys: str, leeway_s: float = 60.0) -> TokenVerifier:

@@ -1,4 +1,10 @@
-"""One server interceptor: request id, who calls, one log line per RPC, and the error table.
+"""Around every handler: request id, who calls, one log line per RPC, and the error table.
+
+Every handler is wrapped once, when it is registered (`ObservedRegistry`
+stands in for the server in the generated `add_*_to_server` functions), not
+per call by a grpc ServerInterceptor: grpc.aio then finds the wrapped
+handler directly, without running an interceptor chain and building a new
+method handler for every RPC.
 
 Every RPC gets a request id (the caller's `x-request-id` or a new one) bound
 into structlog's context variables and echoed back in the trailing metadata.
@@ -17,9 +23,10 @@ to hand such a request over as `Undecodable`.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -75,6 +82,28 @@ def _usable_request_id(value: str) -> bool:
     )
 
 
+class _RequestIds:
+    """New request ids: a random prefix per process and a counter (unique, and cheap).
+
+    A uuid4 per call cost more than the rest of the id handling; the prefix is
+    drawn again in a forked child, so worker processes never share one.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"  # 32 hex digits, as a uuid4
+
+
+_request_ids = _RequestIds()
+
+
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
     return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
@@ -91,20 +120,32 @@ async def _abort_for(
     await context.abort(code, status.message, trailing_metadata=trailer)
 
 
-class _Call:
-    """Times one RPC, knows who makes it, and writes its log line."""
+class _Method:
+    """What every call of one RPC shares, worked out once at registration."""
 
-    def __init__(
-        self, method: str, context: grpc.aio.ServicerContext, checker: auth.Authenticator
-    ) -> None:
+    def __init__(self, name: str, checker: auth.Authenticator) -> None:
+        self.name = name
+        self.checker = checker
+        self.open = name.startswith(auth.OPEN_PREFIXES)
+        self.emit = log.debug if name.startswith(QUIET_PREFIXES) else log.info
+        self.record = metrics.rpc_recorder(name)
+
+
+class _Call:
+    """Times one RPC, knows who makes it, and writes its log line.
+
+    Each RPC runs in its own asyncio task (grpc.aio), so what it binds into
+    the context variables ends with it and needs no unbinding.
+    """
+
+    def __init__(self, method: _Method, context: grpc.aio.ServicerContext) -> None:
         self.meta = _metadata(context)
         self.method = method
         self.context = context
-        self.checker = checker
         sent = self.meta.get("x-request-id", "")
         # One the audit log and the logs cannot hold is refused in admit(), under a new id.
         self.unusable_request_id = bool(sent) and not _usable_request_id(sent)
-        self.request_id = sent if sent and not self.unusable_request_id else uuid.uuid4().hex
+        self.request_id = sent if sent and not self.unusable_request_id else _request_ids.next()
         self.caller = self.meta.get("x-caller") or context.peer()
         self.started = time.perf_counter()
 
@@ -114,12 +155,13 @@ class _Call:
 
     def admit(self, request: Any) -> None:
         """Verify the caller and the RPC's access (raises Unauthenticated / PermissionDenied)."""
+        checker = self.method.checker
         if isinstance(request, Undecodable):
             # The token first: a caller without one learns nothing about the API.
-            if not self.method.startswith(auth.OPEN_PREFIXES):
-                self.checker.verifier.verify(auth.bearer(self.meta))
+            if not self.method.open:
+                checker.verifier.verify(auth.bearer(self.meta))
             raise request.refusal()
-        principal = self.checker.check(self.method, self.meta, request)
+        principal = checker.check(self.method.name, self.meta, request)
         if self.unusable_request_id and principal is not None:
             raise InvalidArgument([FieldViolation("x-request-id", REQUEST_ID_RULE)])
         auth.current.set(principal)
@@ -134,19 +176,19 @@ class _Call:
             code = grpc.StatusCode.OK if exc[0] is None else grpc.StatusCode.CANCELLED
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         seconds = time.perf_counter() - self.started
-        emit = log.debug if self.method.startswith(QUIET_PREFIXES) else log.info
-        emit("rpc", method=self.method, code=name, duration_ms=round(seconds * 1000, 2))
-        metrics.rpc_handled(self.method, name, seconds)
-        structlog.contextvars.unbind_contextvars("request_id", "caller", "subject")
+        self.method.emit(
+            "rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2)
+        )
+        self.method.record(name, seconds)
 
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
-def _wrap_unary(method: str, inner: Handler, checker: auth.Authenticator) -> Handler:
+def _wrap_unary(method: _Method, inner: Handler) -> Handler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async with _Call(method, context, checker) as call:
+        async with _Call(method, context) as call:
             try:
                 call.admit(request)
                 answer = await inner(request, context)
@@ -161,9 +203,9 @@ def _wrap_unary(method: str, inner: Handler, checker: auth.Authenticator) -> Han
     return handle
 
 
-def _wrap_stream(method: str, inner: StreamHandler, checker: auth.Authenticator) -> StreamHandler:
+def _wrap_stream(method: _Method, inner: StreamHandler) -> StreamHandler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        async with _Call(method, context, checker) as call:
+        async with _Call(method, context) as call:
             try:
                 call.admit(request)
                 answer = inner(request, context)
@@ -180,29 +222,78 @@ def _wrap_stream(method: str, inner: StreamHandler, checker: auth.Authenticator)
     return handle
 
 
-class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, checker: auth.Authenticator) -> None:
+def observe(
+    method: str, handler: grpc.RpcMethodHandler, checker: auth.Authenticator
+) -> grpc.RpcMethodHandler:
+    """`handler` with the checks, the log line and the metrics around it.
+
+    Unary-unary and unary-stream handlers are wrapped; streaming requests
+    (server reflection) are passed through as they are.
+    """
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            _wrap_unary(_Method(method, checker), handler.unary_unary),
+            request_deserializer=_lenient(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            _wrap_stream(_Method(method, checker), handler.unary_stream),
+            request_deserializer=_lenient(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
+    return handler
+
+
+class _ObservedGeneric(grpc.GenericRpcHandler):
+    """A generic handler whose method handlers are wrapped, each once."""
+
+    def __init__(self, inner: grpc.GenericRpcHandler, checker: auth.Authenticator) -> None:
+        self._inner = inner
+        self._checker = checker
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        try:
+            return self._wrapped[method]
+        except KeyError:
+            pass
+        handler = self._inner.service(handler_call_details)
+        wrapped = None if handler is None else observe(method, handler, self._checker)
+        if len(self._wrapped) < MAX_GENERIC_METHODS:  # unknown names must not grow it forever
+            self._wrapped[method] = wrapped
+        return wrapped
+
+
+MAX_GENERIC_METHODS = 1024
+
+
+class ObservedRegistry:
+    """The server as handler registration sees it: every handler it is given is observed.
+
+    Pass it where the generated `add_*Servicer_to_server` functions, the health
+    service and server reflection expect the server.
+    """
+
+    def __init__(self, server: grpc.aio.Server, checker: auth.Authenticator) -> None:
+        self._server = server
         self._checker = checker
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, handler.unary_unary, self._checker),
-                request_deserializer=_lenient(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream(method, handler.unary_stream, self._checker),
-                request_deserializer=_lenient(handler.request_deserializer),
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers(
+            tuple(_ObservedGeneric(h, self._checker) for h in handlers)
+        )
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: Mapping[str, grpc.RpcMethodHandler]
+    ) -> None:
+        self._server.add_registered_method_handlers(
+            service_name,
+            {
+                name: observe(f"/{service_name}/{name}", handler, self._checker)
+                for name, handler in method_handlers.items()
+            },
+        )

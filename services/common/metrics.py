@@ -15,6 +15,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import structlog
@@ -49,11 +50,25 @@ PLAN_SECONDS = Histogram(
 )
 
 
-def rpc_handled(full_method: str, code: str, seconds: float) -> None:
-    """Count one finished RPC; `full_method` as gRPC names it: `/pkg.Service/Method`."""
+def rpc_recorder(full_method: str) -> Callable[[str, float], None]:
+    """Counts and times one method's finished RPCs (`/pkg.Service/Method`), by status code.
+
+    Each status code's series is looked up once, not on every call.
+    """
     service, _, method = full_method.lstrip("/").rpartition("/")
-    RPC_HANDLED.labels(service, method, code).inc()
-    RPC_SECONDS.labels(service, method, code).observe(seconds)
+    series: dict[str, tuple[Any, Any]] = {}
+
+    def record(code: str, seconds: float) -> None:
+        found = series.get(code)
+        if found is None:
+            found = series[code] = (
+                RPC_HANDLED.labels(service, method, code),
+                RPC_SECONDS.labels(service, method, code),
+            )
+        found[0].inc()
+        found[1].observe(seconds)
+
+    return record
 
 
 def scans_answered(outcomes: Iterable[tuple[str, str]]) -> None:

@@ -1,7 +1,7 @@
 """The gRPC server factory every service uses.
 
 grpc.aio, bound to a given port (0 picks a free one, for tests), with the
-observability interceptor, server reflection, and the standard health service
+observability wrapper around every handler, server reflection, and the standard health service
 driven by a real check (the database answering), re-run every few seconds.
 """
 
@@ -13,7 +13,7 @@ import importlib
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import structlog
@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common import metrics
 from services.common.auth import Authenticator
-from services.common.interceptors import ObservabilityInterceptor
+from services.common.interceptors import ObservedRegistry
 from services.common.settings import ServerSettings, SettingsError
 
 log = structlog.get_logger("muster.server")
@@ -124,17 +124,19 @@ async def start_server(
     ]
     if reuse_port:
         options.append(("grpc.so_reuseport", 1))
-    server = grpc.aio.server(interceptors=[ObservabilityInterceptor(auth)], options=options)
-    register(server)
+    server = grpc.aio.server(options=options)
+    # Handlers are wrapped as they are registered (interceptors.py says why).
+    observed = cast(grpc.aio.Server, ObservedRegistry(server, auth))
+    register(observed)
     health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, observed)
     reflection.enable_server_reflection(
         [
             *service_names,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ],
-        server,
+        server,  # its streams are open to all, and it tells an aio server by its type
     )
     address = f"{host}:{port}"
     bound = server.add_secure_port(address, tls) if tls else server.add_insecure_port(address)

@@ -19,16 +19,19 @@ def category_to_proto(category: Category) -> pb.Category.ValueType:
     return pb.Category.Value(f"CATEGORY_{category.value}")
 
 
+# Read on every GetReadiness: looked up in a dict, not through the enum descriptors.
+_CATEGORIES = {pb.Category.Value(f"CATEGORY_{c.value}"): c for c in Category}
+_SCOPE_KINDS = {pb.Scope.Kind.Value(f"KIND_{k.value}"): k for k in ScopeKind}
+
+
 def category_from_proto(value: int) -> Category | None:
-    if value == pb.CATEGORY_UNSPECIFIED or value not in pb.Category.values():
-        return None
-    return Category(pb.Category.Name(value).removeprefix("CATEGORY_"))
+    """The category, or None for CATEGORY_UNSPECIFIED or a number the enum does not have."""
+    return _CATEGORIES.get(value)
 
 
 def scope_kind_from_proto(value: int) -> ScopeKind | None:
-    if value == pb.Scope.KIND_UNSPECIFIED or value not in pb.Scope.Kind.values():
-        return None
-    return ScopeKind(pb.Scope.Kind.Name(value).removeprefix("KIND_"))
+    """The scope kind, or None for KIND_UNSPECIFIED or a number the enum does not have."""
+    return _SCOPE_KINDS.get(value)
 
 
 def scope_to_proto(scope: Scope, index: ScopeIndex) -> pb.Scope:
