@@ -5,6 +5,7 @@ from datetime import date
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from muster.inventory.v1 import inventory_service_pb2 as pb
 
 from tests.api.helpers import error_reason, fails, violations
@@ -217,3 +218,35 @@ async def test_a_bad_cursor_is_invalid(world: World) -> None:
         await anext(aiter(call))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "cursor" in violations(caught.value)
+
+
+async def test_reference_changes_are_in_the_feed_for_readers_to_reread(world: World) -> None:
+    head = await anext(aiter(world.stub.WatchChanges(pb.WatchChangesRequest(from_now=True))))
+    await world.stub.UpdateDepot(
+        pb.UpdateDepotRequest(
+            depot=pb.Depot(code=world.depot.code, floor_area_m2=2500),
+            update_mask=field_mask_pb2.FieldMask(paths=["floor_area_m2"]),
+        )
+    )
+    await world.stub.SetReserveStandard(
+        pb.SetReserveStandardRequest(
+            standard=pb.ReserveStandard(
+                template_code=world.template.code, depot_code=world.depot.code, quantity=3
+            )
+        )
+    )
+    seen: list[pb.Change] = []
+    call = world.stub.WatchChanges(pb.WatchChangesRequest(cursor=head.cursor))
+
+    async def until_two() -> None:
+        async for answer in call:
+            seen.extend(answer.changes)
+            if len(seen) >= 2:
+                call.cancel()
+                return
+
+    await asyncio.wait_for(until_two(), 10)
+    assert [(ch.kind, ch.key) for ch in seen] == [
+        (pb.SUBJECT_KIND_DEPOT, world.depot.code),
+        (pb.SUBJECT_KIND_STANDARD, world.template.code),
+    ]

@@ -23,6 +23,7 @@ import grpc
 import pytest
 from google.protobuf import json_format
 from muster.gateway.v1 import gateway_service_pb2 as pb
+from muster.inventory.v1 import inventory_service_pb2 as inv
 
 from services.common.auth import Role
 from tests.gateway.world import World, eventually, get, inspect, measure, start_world, unit_code
@@ -199,3 +200,27 @@ async def test_muster_readiness_prints_the_matrix_and_one_cells_reasons(world: W
     cell = await asyncio.to_thread(run, "--category", "mountain", "--scope", "city:changbaishan")
     assert "level  4" in cell
     assert "PACING_ITEM_MISSING" in cell and "DEPOT_AREA_BELOW_STANDARD" in cell
+
+
+async def test_a_new_reserve_standard_moves_readiness_without_a_restart(world: World) -> None:
+    """Siping's standard raised to two water kits: one on hand is 50 %, band 4; back to one."""
+    await eventually(_siping(world), lambda r: r.level == 1)
+
+    async def standard(quantity: int) -> None:
+        await world.stock.SetReserveStandard(
+            inv.SetReserveStandardRequest(
+                standard=inv.ReserveStandard(
+                    template_code="WATER-FLOOD", depot_code="D-DET-SIPING", quantity=quantity
+                )
+            ),
+            timeout=10,
+        )
+
+    await standard(2)
+    raised = await eventually(_siping(world), lambda r: measure(r, M.KIND_ON_HAND).denominator == 2)
+    on_hand = measure(raised, M.KIND_ON_HAND)
+    assert (on_hand.numerator, on_hand.value, on_hand.band, raised.level) == (1, 50, 4, 4)
+    assert "BELOW_STANDARD_COUNT" in {x.code for x in on_hand.reasons}
+    await standard(1)
+    restored = await eventually(_siping(world), lambda r: r.level == 1)
+    assert measure(restored, M.KIND_ON_HAND).denominator == 1

@@ -81,10 +81,23 @@ def kit_from(k: inv.Kit, units: Any, lots: Any) -> Kit:
     )
 
 
+# Changes to what the gateway reads as its reference.
+REFERENCE_KINDS = frozenset(
+    {
+        inv.SUBJECT_KIND_DEPOT,
+        inv.SUBJECT_KIND_ITEM_TYPE,
+        inv.SUBJECT_KIND_TEMPLATE,
+        inv.SUBJECT_KIND_STANDARD,
+    }
+)
+
+
 @dataclass(frozen=True)
 class KitChange:
     cursor: str
     kit_labels: frozenset[str]
+    # A depot, item type, template or reserve standard changed: the reference is stale.
+    reference_changed: bool = False
 
 
 class InventorySource:
@@ -219,7 +232,8 @@ class InventorySource:
                 if answer is grpc.aio.EOF:
                     raise Unavailable(f"inventory at {self.address} ended the change feed")
                 labels = frozenset(c.kit_label for c in answer.changes if c.kit_label)
-                yield KitChange(answer.cursor, labels)
+                reference = any(c.kind in REFERENCE_KINDS for c in answer.changes)
+                yield KitChange(answer.cursor, labels, reference)
         except grpc.aio.AioRpcError as error:
             raise self._down(error) from error
         finally:

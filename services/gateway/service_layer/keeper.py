@@ -3,7 +3,9 @@
 - start: read the reference and ExportKits (kits and the feed cursor of the
   same snapshot), compute every report, then follow WatchChanges from that
   cursor; each batch of changes re-reads only the kits it names and
-  recomputes only the reports of the scopes holding them.
+  recomputes only the reports of the scopes holding them. A change to the
+  reference (a depot, item type, template or reserve standard) takes a
+  fresh snapshot.
 - inventory unreachable: the reports stay as last known, marked stale from
   then; the keeper retries and takes a fresh snapshot when it answers again.
 - estimates: asked for at start, every `estimates_interval_s`, and soon after
@@ -149,11 +151,26 @@ class ReadinessKeeper:
         while True:
             try:
                 cursor = await self._snapshot()
-                async for change in self._inventory.changes(cursor):
-                    await self._apply(change)
+                await self._follow(cursor)
+                continue  # the reference changed: a fresh snapshot at once
             except Unavailable as error:
                 self._mark_stale(str(error))
             await asyncio.sleep(self.timings.retry_s)
+
+    async def _follow(self, cursor: str) -> None:
+        """Applies the feed's kit changes; returns when the reference changes.
+
+        A new depot, a changed floor area, a new template version or a new
+        reserve standard can move any report, and kits may wait on it (a kit
+        at a depot the reference does not hold yet counts nowhere): the fresh
+        snapshot reads the reference and every kit again, then the feed from
+        there, publishing only the reports that moved.
+        """
+        async for change in self._inventory.changes(cursor):
+            if change.reference_changed:
+                log.info("reference_changed", cursor=change.cursor)
+                return
+            await self._apply(change)
 
     async def _snapshot(self) -> str:
         reference = await self._inventory.reference()

@@ -61,6 +61,7 @@ async def create_depot(cmd: commands.CreateDepot, uow: UnitOfWork) -> model.Depo
         raise AlreadyExists("depot GLN", depot.gln)
     parent = await _parent_row(uow, depot.parent_code, "depot.parent_code")
     row = await uow.repo.add_depot(depot, parent)
+    uow.movements.change(kind="DEPOT", key=depot.code, depot_code=depot.code)
     return to_depot(row)
 
 
@@ -72,6 +73,7 @@ async def update_depot(cmd: commands.UpdateDepot, uow: UnitOfWork) -> model.Depo
         await _refuse_cycle(uow, cmd.code, parent)
         changes["parent"] = parent
     await uow.repo.update_depot(row, changes)
+    uow.movements.change(kind="DEPOT", key=cmd.code, depot_code=cmd.code)
     return to_depot(row)
 
 
@@ -132,6 +134,7 @@ async def create_item_type(cmd: commands.CreateItemType, uow: UnitOfWork) -> mod
     if item.gtin and await uow.repo.gtin_taken(item.gtin):
         raise AlreadyExists("GTIN", item.gtin)
     row = await uow.repo.add_item_type(item)
+    uow.movements.change(kind="ITEM_TYPE", key=item.code, depot_code="")
     return to_item_type(row)
 
 
@@ -158,6 +161,7 @@ async def publish_kit_template(
     version = await uow.repo.latest_template_version(cmd.code) + 1
     template = model.KitTemplate(cmd.code, version, cmd.category, cmd.name, cmd.lines)
     row = await uow.repo.add_template(template, items)
+    uow.movements.change(kind="TEMPLATE", key=template.code, depot_code="")
     return to_template(row)
 
 
@@ -359,6 +363,7 @@ async def set_reserve_standard(
     depot = await _depot_row(uow, std.depot_code) if std.depot_code else None
     await uow.repo.lock(f"standard:{std.template_code}:{std.tier or std.depot_code}")
     row = await uow.repo.set_standard(std, depot)
+    uow.movements.change(kind="STANDARD", key=std.template_code, depot_code=std.depot_code or "")
     return to_standard(row)
 
 
