@@ -11,9 +11,8 @@ on plain records, with reference data cached per process.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -205,7 +204,9 @@ async def _record_batch(
     store = unit.store
     prior = await store.claim([cmd.scan_id for cmd in cmds])
     isolate = len(cmds) > 1
-    if isolate:
+    if isolate and any(cmd.action not in BATCH_ACTIONS for cmd in cmds):
+        # Set-based runs lock their kits first; with other scans between them, lock
+        # every kit now. Either way a batch takes its kits' locks in id order first.
         await store.lock_kits(_kit_giais(cmd for cmd in cmds if cmd.scan_id not in prior))
     answers: list[ScanAnswer] = []
     start = 0
@@ -255,31 +256,25 @@ async def _record_set(
             answers.append(_replay(prior[cmd.scan_id], cmd))
             continue
         batch.begin_scan()
-        answer = await _record_one(cmd, unit, batch, today, encode, isolate=False)
+        asked = fingerprint(cmd)
+        answer = await _record_one(cmd, unit, batch, today, encode, isolate=False, asked=asked)
         if isinstance(answer, ScanRefused):
             batch.undo_scan()
             if _keepable(answer.error):
                 status = encode_refusal(answer.error)
-                await batch.refuse(cmd.scan_id, fingerprint(cmd), status)
-                prior[cmd.scan_id] = Prior(fingerprint(cmd), StoredRefusal(cmd.scan_id, status))
+                await batch.refuse(cmd.scan_id, asked, status)
+                prior[cmd.scan_id] = Prior(asked, StoredRefusal(cmd.scan_id, status))
         elif isinstance(answer, StoredScan):
-            prior[cmd.scan_id] = Prior(fingerprint(cmd), answer)
+            prior[cmd.scan_id] = Prior(asked, answer)
         answers.append(answer)
     recorded = await batch.flush()
-
-    def settled(answer: ScanAnswer) -> ScanAnswer:
-        """An accepted scan's answer, with the ledger's sequence number and time."""
+    for i, answer in enumerate(answers):  # accepted now: the ledger's sequence number and time
         if isinstance(answer, StoredScan) and answer.scan_id in recorded:
             seq, recorded_at = recorded[answer.scan_id]
-            return StoredScan(answer.scan_id, answer.payload, seq, recorded_at)
-        return answer
-
-    for scan_id, (seq, recorded_at) in recorded.items():
-        earlier = prior[scan_id]
-        assert isinstance(earlier.answer, StoredScan)
-        stored = StoredScan(scan_id, earlier.answer.payload, seq, recorded_at)
-        prior[scan_id] = Prior(earlier.fingerprint, stored)
-    return [settled(answer) for answer in answers]
+            stored = StoredScan(answer.scan_id, answer.payload, seq, recorded_at)
+            prior[answer.scan_id] = Prior(prior[answer.scan_id].fingerprint, stored)
+            answers[i] = stored
+    return answers
 
 
 async def _batch_keys(
@@ -319,27 +314,37 @@ async def _record_one(
     today: date,
     encode: Encode,
     isolate: bool,
+    asked: str | None = None,
 ) -> ScanAnswer:
+    """One scan applied and recorded (`asked`: its fingerprint, if known already)."""
     store.forget_rows()
     try:
-        async with _isolated(unit, isolate):
-            ctx = await _context(cmd, store, today)
-            applied = await _HANDLERS[cmd.action](ctx)
-            for kit in ctx.touched_kits:
-                await _reassess(ctx, kit)
-            outcome = _outcome(applied, ctx)
-            refs = _with_bin(applied.refs, ctx.location)
-            return await store.record(
-                cmd,
-                ctx.depot,
-                refs,
-                applied.quantity,
-                encode(cmd, outcome),
-                _change(cmd, outcome),
-                fingerprint(cmd),
-            )
+        if not isolate:  # no savepoint, and none of its context manager's cost
+            return await _apply(cmd, store, today, encode, asked)
+        async with unit.savepoint():
+            return await _apply(cmd, store, today, encode, asked)
     except DomainError as error:
         return ScanRefused(cmd.scan_id, error)
+
+
+async def _apply(
+    cmd: commands.RecordScan, store: ScanStore, today: date, encode: Encode, asked: str | None
+) -> StoredScan:
+    ctx = await _context(cmd, store, today)
+    applied = await _HANDLERS[cmd.action](ctx)
+    for kit in ctx.touched_kits:
+        await _reassess(ctx, kit)
+    outcome = _outcome(applied, ctx)
+    refs = _with_bin(applied.refs, ctx.location)
+    return await store.record(
+        cmd,
+        ctx.depot,
+        refs,
+        applied.quantity,
+        encode(cmd, outcome),
+        _change(cmd, outcome),
+        asked or fingerprint(cmd),
+    )
 
 
 def _kit_giais(cmds: Iterable[commands.RecordScan]) -> list[str]:
@@ -354,16 +359,6 @@ def _kit_giais(cmds: Iterable[commands.RecordScan]) -> list[str]:
             if isinstance(label, labels.KitLabel):
                 found.append(label.giai)
     return found
-
-
-@contextlib.asynccontextmanager
-async def _isolated(unit: ScanUnit, isolate: bool) -> AsyncIterator[None]:
-    """A savepoint when other scans share the transaction; a lone scan needs none."""
-    if not isolate:
-        yield
-        return
-    async with unit.savepoint():
-        yield
 
 
 def _outcome(applied: _Applied, ctx: _Context) -> ScanOutcome:
