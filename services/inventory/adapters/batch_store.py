@@ -2,27 +2,31 @@
 
 A `BatchStore` answers the same calls as the `ScanStore`, for the actions that
 only touch kits, units and lots (see `BATCH_ACTIONS`). Before the scans run,
-`prefetch` fetches and locks, one statement per table, every kit, unit and
-lot the batch names, the kits they are packed in, and those kits' contents.
+`prefetch` fetches and locks every kit, unit and lot the batch names, the kits
+they are packed in, and those kits' contents: one statement per table, sent in
+two round trips (psycopg's pipeline mode; PostgreSQL runs them in order, so
+the locks are still taken kits, units, lots, then the kits holding those).
 The scans then run in memory: each change is journalled, so a refused scan is
-undone alone (what a savepoint per scan did). `flush` writes the outcome with
-one statement per table: new units and lots, changed units, lots and kits,
-the ledger rows with their change-feed rows, and the kept refusals.
+undone alone (what a savepoint per scan did). `flush` writes the outcome in
+one statement: new units and lots, changed units, lots and kits, the kept
+refusals, and the ledger rows with their change-feed rows.
 
 A row not in memory has no change waiting to be written, so a row that the
 prefetch missed is read from the database when asked for (and locked) and is
 as current as one fetched up front; a query by anything but a key (a kit's
 contents, a lot's stock at a depot) is answered from memory once every row
-that can match it has been loaded.
+that can match it has been loaded, through indexes kept as rows change.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+
+import orjson
+from psycopg import AsyncCursor
 
 from services.inventory.adapters.scan_store import (
     _ITEM_COLUMNS,
@@ -83,13 +87,17 @@ _LOTS_BY_KEY = (
 _UNITS_IN_KITS = f"SELECT {_UNIT_COLUMNS} FROM inventory.units WHERE kit_id = ANY(%(ids)s::int[])"
 _LOTS_IN_KITS = f"SELECT {_LOT_COLUMNS} FROM inventory.lots WHERE kit_id = ANY(%(ids)s::int[])"
 _ITEMS_BY_ID = f"SELECT {_ITEM_COLUMNS} FROM inventory.item_types WHERE id = ANY(%(ids)s::int[])"
-_NEXT_IDS = "SELECT nextval(%(sequence)s::regclass) FROM generate_series(1, %(count)s)"
+# Ids for the units and lots the batch may add, both sequences in one row.
+_NEXT_IDS = (
+    "SELECT ARRAY(SELECT nextval('inventory.units_id_seq') FROM generate_series(1, %(units)s)),"
+    " ARRAY(SELECT nextval('inventory.lots_id_seq') FROM generate_series(1, %(lots)s))"
+)
 
-# Columns written back, with their types for the unnest() arrays.
-_UNIT_TYPES = {
-    "id": "bigint",
-    "item_type_id": "int",
-    "serial": "text",
+# Columns written, with their types for json_to_recordset(). A row goes as
+# the record itself (orjson writes a dataclass as an object, a date in ISO
+# form, an enum as its value); keys the statement does not name are ignored.
+_UNIT_KEYS = {"id": "bigint", "item_type_id": "int", "serial": "text"}
+_UNIT_STATE = {
     "kit_id": "int",
     "depot_id": "int",
     "location_id": "int",
@@ -99,10 +107,8 @@ _UNIT_TYPES = {
     "next_inspection_on": "date",
     "retired_on": "date",
 }
-_LOT_TYPES = {
-    "id": "bigint",
-    "item_type_id": "int",
-    "lot_number": "text",
+_LOT_KEYS = {"id": "bigint", "item_type_id": "int", "lot_number": "text"}
+_LOT_STATE = {
     "kit_id": "int",
     "depot_id": "int",
     "location_id": "int",
@@ -111,8 +117,7 @@ _LOT_TYPES = {
     "expires_on": "date",
     "next_inspection_on": "date",
 }
-_KIT_TYPES = {
-    "id": "int",
+_KIT_STATE = {
     "depot_id": "int",
     "location_id": "int",
     "state": "inventory.kit_state",
@@ -150,59 +155,59 @@ _FEED_TYPES = {
 _REFUSAL_TYPES = {"scan_id": "text", "fingerprint": "text", "status": "bytea"}
 
 
-def _rows(types: dict[str, str], alias: str = "v") -> str:
-    """The rows of one JSON parameter, `rows`, typed column by column, in their order.
+def _rows(param: str, types: dict[str, str]) -> str:
+    """The rows of one JSON parameter, typed column by column.
 
     JSON, not an array per column: psycopg dumps arrays element by element in
-    Python, which cost more than the rest of the write; json.dumps is C.
+    Python, which cost more than the rest of the write; orjson is C.
     """
     columns = ", ".join(f"{name} {kind}" for name, kind in types.items())
-    return (
-        f"ROWS FROM (json_to_recordset(%(rows)s::json) AS ({columns}))"
-        f" WITH ORDINALITY AS {alias}({', '.join(types)}, n)"
-    )
+    return f"json_to_recordset(%({param})s::json) AS v({columns})"
 
 
-def _as_json(value: object) -> str:
-    """The text PostgreSQL reads back into a date, a time or a bytea."""
-    if isinstance(value, bytes):
-        return "\\x" + value.hex()
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    raise TypeError(f"no JSON for {type(value).__name__}")
-
-
-def _json_rows(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
-    return {"rows": json.dumps(list(rows), default=_as_json, separators=(",", ":"))}
-
-
-def _insert(table: str, types: dict[str, str]) -> str:
+def _insert(table: str, param: str, types: dict[str, str]) -> str:
     names = ", ".join(types)
-    return f"INSERT INTO inventory.{table} ({names}) SELECT {names} FROM {_rows(types)} ORDER BY n"
+    return f"INSERT INTO inventory.{table} ({names}) SELECT {names} FROM {_rows(param, types)}"
 
 
-def _update(table: str, types: dict[str, str]) -> str:
-    assignments = ", ".join(f"{name} = v.{name}" for name in types if name != "id")
-    return f"UPDATE inventory.{table} AS t SET {assignments} FROM {_rows(types)} WHERE t.id = v.id"
+def _update(table: str, param: str, key: str, types: dict[str, str]) -> str:
+    assignments = ", ".join(f"{name} = v.{name}" for name in types)
+    rows = _rows(param, {"id": key, **types})
+    return f"UPDATE inventory.{table} AS t SET {assignments} FROM {rows} WHERE t.id = v.id"
 
 
-_INSERT_UNITS = _insert("units", _UNIT_TYPES)
-_INSERT_LOTS = _insert("lots", _LOT_TYPES)
-_UPDATE_UNITS = _update("units", _UNIT_TYPES)
-_UPDATE_LOTS = _update("lots", _LOT_TYPES)
-_UPDATE_KITS = _update("kits", _KIT_TYPES)
-# The ledger rows and their change-feed rows, in the batch's order.
-_RECORD_ALL = (
-    f"WITH v AS (SELECT * FROM {_rows(_LEDGER_TYPES | _FEED_TYPES, 'r')}),"
+_LEDGER_ROWS = ", ".join(f"{name} {kind}" for name, kind in (_LEDGER_TYPES | _FEED_TYPES).items())
+# Everything a batch changed, in one statement (its parts see one snapshot and
+# touch different rows; foreign keys are checked once all of them are done):
+# new units and lots, changed ones, changed kits, kept refusals, then the
+# ledger rows in the batch's order with their change-feed rows.
+_WRITE = (
+    f"WITH new_units AS ({_insert('units', 'new_units', _UNIT_KEYS | _UNIT_STATE)}),"
+    f" new_lots AS ({_insert('lots', 'new_lots', _LOT_KEYS | _LOT_STATE)}),"
+    f" units AS ({_update('units', 'units', 'bigint', _UNIT_STATE)}),"
+    f" lots AS ({_update('lots', 'lots', 'bigint', _LOT_STATE)}),"
+    f" kits AS ({_update('kits', 'kits', 'int', _KIT_STATE)}),"
+    f" refused AS ({_insert('scan_refusals', 'refusals', _REFUSAL_TYPES)}),"
+    " ledger AS (SELECT * FROM ROWS FROM"
+    f" (json_to_recordset(%(ledger)s::json) AS ({_LEDGER_ROWS}))"
+    f" WITH ORDINALITY AS r({', '.join(_LEDGER_TYPES | _FEED_TYPES)}, n)),"
     " feed AS (INSERT INTO inventory.changes"
     " (scan_id, kind, key, depot_code, action, kit_label, kit_state)"
     " SELECT scan_id, feed_kind, feed_key, feed_depot_code, feed_action, feed_kit_label,"
-    " feed_kit_state FROM v ORDER BY n)"
+    " feed_kit_state FROM ledger ORDER BY n)"
     f" INSERT INTO inventory.scans ({', '.join(_LEDGER_TYPES)})"
-    f" SELECT {', '.join(_LEDGER_TYPES)} FROM v ORDER BY n"
+    f" SELECT {', '.join(_LEDGER_TYPES)} FROM ledger ORDER BY n"
     " RETURNING scan_id, seq, recorded_at"
 )
-_REFUSE_ALL = _insert("scan_refusals", _REFUSAL_TYPES)
+
+
+def _json(rows: Iterable[Any]) -> str:
+    return orjson.dumps(list(rows)).decode()
+
+
+def _bytea(value: bytes) -> str:
+    """How a bytea is written in JSON for PostgreSQL to read back."""
+    return "\\x" + value.hex()
 
 
 @dataclass
@@ -217,9 +222,34 @@ class BatchKeys:
     new_lots: int = 0
 
 
-def _fields(records: Iterable[Any], names: Iterable[str]) -> dict[str, str]:
-    names = tuple(names)
-    return _json_rows({name: getattr(r, name) for name in names} for r in records)
+def _lot_key(lot: LotRec) -> LotKey:
+    return (lot.item_type_id, lot.lot_number, lot.depot_id)
+
+
+@dataclass
+class _Index:
+    """Which rows are in which kit, and which lot rows share a key: kept as rows change."""
+
+    units_in: dict[int | None, set[int]] = field(default_factory=dict)
+    lots_in: dict[int | None, set[int]] = field(default_factory=dict)
+    lots_at: dict[LotKey, set[int]] = field(default_factory=dict)
+
+    def add(self, record: UnitRec | LotRec) -> None:
+        if isinstance(record, UnitRec):
+            self.units_in.setdefault(record.kit_id, set()).add(record.id)
+        else:
+            self.lots_in.setdefault(record.kit_id, set()).add(record.id)
+            self.lots_at.setdefault(_lot_key(record), set()).add(record.id)
+
+    def drop(self, record: UnitRec | LotRec) -> None:
+        if isinstance(record, UnitRec):
+            self.units_in[record.kit_id].discard(record.id)
+        else:
+            self.lots_in[record.kit_id].discard(record.id)
+            self.lots_at[_lot_key(record)].discard(record.id)
+
+
+_INDEXED = frozenset({"kit_id", "item_type_id", "lot_number", "depot_id"})
 
 
 @dataclass
@@ -231,6 +261,7 @@ class BatchStore(ScanStore):
     _lots: dict[int, LotRec] = field(default_factory=dict)
     _lot_keys: set[LotKey] = field(default_factory=set)
     _contents_of: set[int] = field(default_factory=set)
+    _index: _Index = field(default_factory=_Index)
     _changed: dict[str, set[int]] = field(
         default_factory=lambda: {"units": set(), "lots": set(), "kits": set()}
     )
@@ -239,20 +270,63 @@ class BatchStore(ScanStore):
     _budget: dict[str, int] = field(default_factory=lambda: {"units": 1, "lots": 1})
     _journal: list[Callable[[], None]] = field(default_factory=list)
     _ledger: list[dict[str, Any]] = field(default_factory=list)
-    _refusals: list[tuple[str, str, bytes]] = field(default_factory=list)
+    _refusals: list[dict[str, str]] = field(default_factory=list)
 
     # ---------------------------------------------------------------- the batch
     async def prefetch(self, keys: BatchKeys) -> None:
         """Fetch and lock what the batch names (kits, then units, then lots, each in id
-        order), then the kits those are packed in, then every loaded kit's contents."""
+        order) and take ids for the rows it may add, in one round trip; then lock the
+        kits those are packed in and read every loaded kit's contents, in another."""
         self._budget = {"units": max(keys.new_units, 1), "lots": max(keys.new_lots, 1)}
-        await self._load_kits_by_giai(keys.kit_giais)
-        await self._load_units(keys.units)
-        await self._load_lots(keys.lots)
+        giais = sorted(keys.kit_giais - self._kit_by_giai.keys())
+        units = sorted(keys.units - self._unit_by_key.keys())
+        lots = sorted(keys.lots - self._lot_keys)
+        for giai in giais:
+            self._kit_by_giai[giai] = None
+        for unit_key in units:
+            self._unit_by_key[unit_key] = None
+        self._lot_keys.update(lots)
+        async with self.conn.pipeline() as pipeline:
+            kits_found = await self._send(_KITS_BY_GIAI, {"giais": giais}) if giais else None
+            units_found = await self._send(_UNITS_BY_KEY, _unit_params(units)) if units else None
+            lots_found = await self._send(_LOTS_BY_KEY, _lot_params(lots)) if lots else None
+            new_ids = keys.new_units or keys.new_lots
+            ids = await self._send(_NEXT_IDS, _id_params(keys)) if new_ids else None
+            await pipeline.sync()
+            if kits_found:
+                self._keep_kits(await kits_found.fetchall())
+            if units_found:
+                self._keep_units(await units_found.fetchall())
+            if lots_found:
+                self._keep_lots(await lots_found.fetchall())
+            if ids:
+                self._take_ids(*await ids.fetchone())  # type: ignore[misc]
         holders = {u.kit_id for u in self._units.values() if u.kit_id}
         holders |= {lt.kit_id for lt in self._lots.values() if lt.kit_id}
-        await self._load_kits_by_id(holders)
-        await self._load_contents(self._kits)
+        await self._load_kits_and_contents(holders - self._kits.keys())
+
+    async def _send(self, sql: str, params: dict[str, Any]) -> AsyncCursor[Any]:
+        """A statement sent in pipeline mode, on its own cursor, read after the sync."""
+        cursor = self.conn.cursor()
+        await cursor.execute(sql, params)
+        return cursor
+
+    async def _load_kits_and_contents(self, holders: set[int]) -> None:
+        """Lock the kits not yet loaded, then read what every loaded kit holds."""
+        wanted = sorted(self._kits.keys() | holders)
+        if not wanted:
+            return
+        self._contents_of.update(wanted)
+        async with self.conn.pipeline() as pipeline:
+            kits = await self._send(_KITS_BY_ID, {"ids": sorted(holders)}) if holders else None
+            units = await self._send(_UNITS_IN_KITS, {"ids": wanted})
+            lots = await self._send(_LOTS_IN_KITS, {"ids": wanted})
+            await pipeline.sync()
+            if kits:
+                self._keep_kits(await kits.fetchall())
+            self._keep_units(await units.fetchall())
+            self._keep_lots(await lots.fetchall())
+        await self._load_items()
 
     def begin_scan(self) -> None:
         self._journal.clear()
@@ -265,35 +339,22 @@ class BatchStore(ScanStore):
 
     async def flush(self) -> dict[str, tuple[int, datetime]]:
         """Write the batch; the ledger's sequence number and time of each recorded scan."""
-        records: dict[str, dict[int, Any]] = {
-            "units": self._units,
-            "lots": self._lots,
-            "kits": self._kits,
+        if not (self._ledger or self._refusals):
+            return {}  # nothing was accepted nor kept: nothing changed either
+        units, lots = self._units, self._lots
+        params = {
+            "new_units": _json(units[i] for i in sorted(self._added["units"])),
+            "new_lots": _json(lots[i] for i in sorted(self._added["lots"])),
+            "units": _json(units[i] for i in sorted(self._changed["units"] - self._added["units"])),
+            "lots": _json(lots[i] for i in sorted(self._changed["lots"] - self._added["lots"])),
+            "kits": _json(self._kits[i] for i in sorted(self._changed["kits"])),
+            "refusals": _json(self._refusals),
+            "ledger": _json(self._ledger),
         }
-        for table, types, insert in (
-            ("units", _UNIT_TYPES, _INSERT_UNITS),
-            ("lots", _LOT_TYPES, _INSERT_LOTS),
-        ):
-            added = sorted(self._added[table])
-            if added:
-                await self._run(insert, _fields((records[table][i] for i in added), types))
-        for table, types, update in (
-            ("units", _UNIT_TYPES, _UPDATE_UNITS),
-            ("lots", _LOT_TYPES, _UPDATE_LOTS),
-            ("kits", _KIT_TYPES, _UPDATE_KITS),
-        ):
-            changed = sorted(self._changed[table] - self._added.get(table, set()))
-            if changed:
-                await self._run(update, _fields((records[table][i] for i in changed), types))
-        recorded: dict[str, tuple[int, datetime]] = {}
-        if self._ledger:
-            params = _json_rows(self._ledger)
-            for scan_id, seq, recorded_at in await self._all(_RECORD_ALL, params):
-                recorded[scan_id] = (seq, recorded_at)
-        if self._refusals:
-            refused = (dict(zip(_REFUSAL_TYPES, row, strict=True)) for row in self._refusals)
-            await self._run(_REFUSE_ALL, _json_rows(refused))
-        return recorded
+        return {
+            scan_id: (seq, recorded_at)
+            for scan_id, seq, recorded_at in await self._all(_WRITE, params)
+        }
 
     # ---------------------------------------------------------------- loading
     async def _load_kits_by_giai(self, giais: Iterable[str]) -> None:
@@ -323,9 +384,7 @@ class BatchStore(ScanStore):
             return
         for key in wanted:
             self._unit_by_key[key] = None
-        items, serials = zip(*wanted, strict=True)
-        rows = await self._all(_UNITS_BY_KEY, {"items": list(items), "serials": list(serials)})
-        self._keep_units(rows)
+        self._keep_units(await self._all(_UNITS_BY_KEY, _unit_params(wanted)))
 
     def _keep_units(self, rows: Sequence[Any]) -> None:
         for row in rows:
@@ -333,21 +392,21 @@ class BatchStore(ScanStore):
                 unit = _unit(row)
                 self._units[unit.id] = unit
                 self._unit_by_key[(unit.item_type_id, unit.serial)] = unit.id
+                self._index.add(unit)
 
     async def _load_lots(self, keys: Iterable[LotKey]) -> None:
         wanted = sorted(set(keys) - self._lot_keys)
         if not wanted:
             return
         self._lot_keys.update(wanted)
-        items, lots, depots = zip(*wanted, strict=True)
-        params = {"items": list(items), "lots": list(lots), "depots": list(depots)}
-        self._keep_lots(await self._all(_LOTS_BY_KEY, params))
+        self._keep_lots(await self._all(_LOTS_BY_KEY, _lot_params(wanted)))
 
     def _keep_lots(self, rows: Sequence[Any]) -> None:
         for row in rows:
             if row[0] not in self._lots:
                 lot = _lot(row)
                 self._lots[lot.id] = lot
+                self._index.add(lot)
 
     async def _load_contents(self, kit_ids: Iterable[int]) -> None:
         wanted = sorted(set(kit_ids) - self._contents_of)
@@ -356,6 +415,10 @@ class BatchStore(ScanStore):
         self._contents_of.update(wanted)
         self._keep_units(await self._all(_UNITS_IN_KITS, {"ids": wanted}))
         self._keep_lots(await self._all(_LOTS_IN_KITS, {"ids": wanted}))
+        await self._load_items()
+
+    async def _load_items(self) -> None:
+        """The item types of every loaded unit and lot (kit contents name them by code)."""
         item_ids = {u.item_type_id for u in self._units.values()}
         item_ids |= {lt.item_type_id for lt in self._lots.values()}
         missing = sorted(item_ids - self.cache.items_by_id.keys())
@@ -365,24 +428,38 @@ class BatchStore(ScanStore):
             if item.gtin:
                 self.cache.items.setdefault(item.gtin, item)
 
+    def _take_ids(self, units: list[int], lots: list[int]) -> None:
+        """Ids to hand out, the smallest first (from the end of each list)."""
+        self._ids["units"] += reversed(units)
+        self._ids["lots"] += reversed(lots)
+
     async def _new_id(self, table: str) -> int:
         if not self._ids[table]:
-            params = {"sequence": f"inventory.{table}_id_seq", "count": self._budget[table]}
-            self._ids[table] = [row[0] for row in await self._all(_NEXT_IDS, params)]
-        return self._ids[table].pop(0)
+            params = {"units": 0, "lots": 0, table: self._budget[table]}
+            self._take_ids(*await self._one(_NEXT_IDS, params))
+        return self._ids[table].pop()
 
     # ---------------------------------------------------------------- changes in memory
     def _change(self, record: Any, table: str, values: dict[str, Any]) -> None:
         old = {name: getattr(record, name) for name in values}
+        indexed = table != "kits" and not _INDEXED.isdisjoint(values)
+        if indexed:
+            self._index.drop(record)
         for name, value in values.items():
             setattr(record, name, value)
+        if indexed:
+            self._index.add(record)
         changed = self._changed[table]
         was_changed = record.id in changed
         changed.add(record.id)
 
         def undo() -> None:
+            if indexed:
+                self._index.drop(record)
             for name, value in old.items():
                 setattr(record, name, value)
+            if indexed:
+                self._index.add(record)
             if not was_changed:
                 changed.discard(record.id)
 
@@ -392,12 +469,14 @@ class BatchStore(ScanStore):
         rows: dict[int, Any] = self._units if table == "units" else self._lots
         rows[record.id] = record
         self._added[table].add(record.id)
+        self._index.add(record)
         if isinstance(record, UnitRec):
             self._unit_by_key[(record.item_type_id, record.serial)] = record.id
 
         def undo() -> None:
             del rows[record.id]
             self._added[table].discard(record.id)
+            self._index.drop(record)
             if isinstance(record, UnitRec):
                 self._unit_by_key[(record.item_type_id, record.serial)] = None
 
@@ -408,9 +487,10 @@ class BatchStore(ScanStore):
         self, *, giai: str | None = None, kit_id: int | None = None, lock: bool = True
     ) -> KitRec | None:
         if giai:
-            await self._load_kits_by_giai([giai])
+            if giai not in self._kit_by_giai:
+                await self._load_kits_by_giai([giai])
             kit_id = self._kit_by_giai[giai]
-        elif kit_id is not None:
+        elif kit_id is not None and kit_id not in self._kits:
             await self._load_kits_by_id([kit_id])
         return self._kits.get(kit_id) if kit_id is not None else None
 
@@ -418,13 +498,11 @@ class BatchStore(ScanStore):
         self._change(kit, "kits", values)
 
     async def kit_contents(self, kit_id: int) -> model.KitContents:
-        await self._load_contents([kit_id])
+        if kit_id not in self._contents_of:
+            await self._load_contents([kit_id])
         code = self.cache.items_by_id
-        units = sorted((u for u in self._units.values() if u.kit_id == kit_id), key=_by_id)
-        lots = sorted(
-            (lt for lt in self._lots.values() if lt.kit_id == kit_id and lt.quantity > 0),
-            key=_by_id,
-        )
+        units = sorted(self._index.units_in.get(kit_id, ()))
+        lots = sorted(self._index.lots_in.get(kit_id, ()))
         return model.KitContents(
             tuple(
                 model.Unit(
@@ -435,7 +513,7 @@ class BatchStore(ScanStore):
                     u.last_inspected_on,
                     u.next_inspection_on,
                 )
-                for u in units
+                for u in map(self._units.__getitem__, units)
             ),
             tuple(
                 model.Lot(
@@ -446,15 +524,18 @@ class BatchStore(ScanStore):
                     lt.next_inspection_on,
                     lt.condition,
                 )
-                for lt in lots
+                for lt in map(self._lots.__getitem__, lots)
+                if lt.quantity > 0
             ),
         )
 
     async def unit(
         self, item_type_id: int, serial: str, *, lock: bool = True, with_kit: bool = False
     ) -> UnitRec | None:
-        await self._load_units([(item_type_id, serial)])
-        unit_id = self._unit_by_key[(item_type_id, serial)]
+        key = (item_type_id, serial)
+        if key not in self._unit_by_key:
+            await self._load_units([key])
+        unit_id = self._unit_by_key[key]
         return self._units[unit_id] if unit_id is not None else None
 
     async def add_unit(self, **values: Any) -> UnitRec | None:
@@ -492,13 +573,10 @@ class BatchStore(ScanStore):
         return [lt for lt in at_depot if lt.quantity > 0]
 
     async def _lots_of(self, item_type_id: int, lot_number: str, depot_id: int) -> list[LotRec]:
-        await self._load_lots([(item_type_id, lot_number, depot_id)])
-        found = (
-            lt
-            for lt in self._lots.values()
-            if (lt.item_type_id, lt.lot_number, lt.depot_id) == (item_type_id, lot_number, depot_id)
-        )
-        return sorted(found, key=_by_id)
+        key = (item_type_id, lot_number, depot_id)
+        if key not in self._lot_keys:
+            await self._load_lots([key])
+        return [self._lots[i] for i in sorted(self._index.lots_at.get(key, ()))]
 
     async def receive_lot(
         self,
@@ -555,13 +633,15 @@ class BatchStore(ScanStore):
         fingerprint: str,
     ) -> StoredScan:
         """Kept for flush(); its sequence number and time are known only then."""
-        self._ledger.append(
-            _ledger_params(cmd, depot, refs, quantity, payload, change, fingerprint)
-        )
+        row = _ledger_params(cmd, depot, refs, quantity, payload, change, fingerprint)
+        row["result"] = _bytea(payload)
+        self._ledger.append(row)
         return StoredScan(cmd.scan_id, payload, 0, datetime.min)
 
     async def refuse(self, scan_id: str, fingerprint: str, status: bytes) -> None:
-        self._refusals.append((scan_id, fingerprint, status))
+        self._refusals.append(
+            {"scan_id": scan_id, "fingerprint": fingerprint, "status": _bytea(status)}
+        )
 
     def forget_rows(self) -> None:
         """Nothing to forget: a refused scan's changes are undone by undo_scan()."""
@@ -570,5 +650,17 @@ class BatchStore(ScanStore):
     # kit's contents) belong to actions outside BATCH_ACTIONS, which never run here.
 
 
-def _by_id(record: UnitRec | LotRec) -> int:
-    return record.id
+def _unit_params(keys: Sequence[UnitKey]) -> dict[str, list[Any]]:
+    return {"items": [k[0] for k in keys], "serials": [k[1] for k in keys]}
+
+
+def _lot_params(keys: Sequence[LotKey]) -> dict[str, list[Any]]:
+    return {
+        "items": [k[0] for k in keys],
+        "lots": [k[1] for k in keys],
+        "depots": [k[2] for k in keys],
+    }
+
+
+def _id_params(keys: BatchKeys) -> dict[str, int]:
+    return {"units": keys.new_units, "lots": keys.new_lots}
