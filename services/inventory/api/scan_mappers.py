@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from google.rpc import status_pb2
@@ -57,6 +58,83 @@ def _device_time(v: Violations, path: str, s: pb.Scan) -> datetime | None:
 
 
 def to_scan(s: pb.Scan, path: str = "scan") -> commands.RecordScan:
+    return _plain_scan(s) or _checked_scan(s, path)
+
+
+# The domain action of each protobuf action number (those with one).
+_ACTIONS = {
+    number: ScanAction(name.removeprefix(ACTION[1]))
+    for name, number in pb.ScanAction.items()
+    if name.removeprefix(ACTION[1]) in ScanAction.__members__
+}
+_CODE = re.compile(r"[A-Za-z0-9_/.\-]+")  # c.code()'s characters (CODE_CHARACTERS)
+
+
+def _plain_scan(s: pb.Scan) -> commands.RecordScan | None:
+    """The command of a scan every one of whose fields is plainly valid, else None.
+
+    Each test here passes only values that _checked_scan() accepts unchanged
+    (printable text has no control character; a code of CODE_CHARACTERS
+    needs no other check), so both give the same command (a test compares
+    them on generated scans); anything else, and every refusal, goes to
+    _checked_scan(), which names each violation. Its checks cost about 20 us
+    a scan, character by character in Python: in a batch, more than the scan.
+    """
+    action = _ACTIONS.get(s.action)
+    scan_id, code = s.scan_id, s.code.strip("\r\n")
+    depot_code, count_id = s.depot_code.strip(), s.count_id.strip()
+    bin_code, kit_code = s.bin_code.strip("\r\n"), s.kit_code.strip("\r\n")
+    operator, device = s.operator.strip(), s.device.strip()
+    override_reason = s.override_reason.strip()
+    plain = (
+        action is not None
+        and 0 < len(scan_id) <= 64
+        and scan_id.isascii()
+        and scan_id.isprintable()
+        and " " not in scan_id
+        and 0 < len(code) <= 200
+        and code.isprintable()
+        and len(bin_code) <= 200
+        and bin_code.isprintable()
+        and len(kit_code) <= 200
+        and kit_code.isprintable()
+        and len(depot_code) <= 64
+        and _CODE.fullmatch(depot_code) is not None
+        and (not count_id or (len(count_id) <= 32 and _CODE.fullmatch(count_id) is not None))
+        and 0 <= s.quantity <= 1_000_000
+        and len(operator) <= 64
+        and operator.isprintable()
+        and len(device) <= 64
+        and device.isprintable()
+        and len(override_reason) <= c.MAX_TEXT
+        and override_reason.isprintable()
+    )
+    if not plain:
+        return None
+    assert action is not None
+    device_time = None
+    if s.HasField("device_time"):
+        try:
+            device_time = s.device_time.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            return None
+    return commands.RecordScan(
+        scan_id=scan_id,
+        code=code,
+        action=action,
+        depot_code=depot_code,
+        bin_code=bin_code,
+        kit_code=kit_code,
+        quantity=s.quantity,
+        operator=operator,
+        device=device,
+        device_time=device_time,
+        override_reason=override_reason,
+        count_id=count_id,
+    )
+
+
+def _checked_scan(s: pb.Scan, path: str) -> commands.RecordScan:
     v = Violations()
     action = c.enum_to_domain(v, f"{path}.action", ACTION[0], s.action, ScanAction, ACTION[1])
     cmd = commands.RecordScan(
