@@ -437,15 +437,7 @@ class ScanStore:
     async def claim(self, scan_ids: Sequence[str]) -> dict[str, Prior]:
         """Hold other copies of these scans in line until this transaction ends,
         and say what they got before, accepted or refused (one round trip)."""
-        found: dict[str, Prior] = {}
-        for scan_id, fp, result, seq, recorded_at, refusal in await self._all(
-            _CLAIM, {"ids": list(scan_ids)}
-        ):
-            if refusal is not None:
-                found.setdefault(scan_id, Prior(fp, StoredRefusal(scan_id, refusal)))
-            else:  # an accepted scan wins over a refusal of the same id
-                found[scan_id] = Prior(fp, StoredScan(scan_id, result, seq, recorded_at))
-        return found
+        return priors(await self._all(_CLAIM, {"ids": list(scan_ids)}))
 
     async def lock_kits(self, giais: Sequence[str]) -> None:
         """Lock a batch's kits in id order up front, so two batches cannot deadlock on them."""
@@ -689,6 +681,17 @@ class ScanStore:
         (now,) = await self._one("SELECT now()", {})
         assert isinstance(now, datetime)
         return now
+
+
+def priors(claimed: Sequence[Any]) -> dict[str, Prior]:
+    """What each claimed scan got before, from inventory.claim_scans()'s rows."""
+    found: dict[str, Prior] = {}
+    for scan_id, fp, result, seq, recorded_at, refusal in claimed:
+        if refusal is not None:
+            found.setdefault(scan_id, Prior(fp, StoredRefusal(scan_id, refusal)))
+        else:  # an accepted scan wins over a refusal of the same id
+            found[scan_id] = Prior(fp, StoredScan(scan_id, result, seq, recorded_at))
+    return found
 
 
 def _ledger_params(
