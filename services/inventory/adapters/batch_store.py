@@ -29,6 +29,7 @@ import orjson
 from psycopg import AsyncCursor
 
 from services.inventory.adapters.scan_store import (
+    _CLAIM,
     _ITEM_COLUMNS,
     _KIT_COLUMNS,
     _LOT_COLUMNS,
@@ -37,17 +38,16 @@ from services.inventory.adapters.scan_store import (
     KitRec,
     LedgerRefs,
     LotRec,
+    Prior,
     ScanStore,
     StoredScan,
     UnitRec,
     _item,
-    _kit,
     _ledger_params,
-    _lot,
-    _unit,
+    priors,
 )
 from services.inventory.domain import commands, model
-from services.inventory.domain.model import Condition, ScanAction
+from services.inventory.domain.model import Condition, KitState, ScanAction
 
 # The actions whose scans touch only kits, units and lots (and the ledger).
 BATCH_ACTIONS = frozenset(
@@ -201,6 +201,27 @@ _WRITE = (
 )
 
 
+# Rows as ScanStore's _kit(), _unit() and _lot() read them (the same columns), but
+# with the enums found in a dict: Enum(value) costs about 1 us, and a batch
+# reads hundreds of rows.
+_CONDITIONS = {member.value: member for member in Condition}
+_KIT_STATES = {member.value: member for member in KitState}
+
+
+def _kit(row: Sequence[Any]) -> KitRec:
+    return KitRec(row[0], row[1], row[2], row[3], row[4], _KIT_STATES[row[5]], row[6], row[7])
+
+
+def _unit(row: Sequence[Any]) -> UnitRec:
+    return UnitRec(row[0], row[1], row[2], row[3], row[4], row[5], _CONDITIONS[row[6]], *row[7:11])
+
+
+def _lot(row: Sequence[Any]) -> LotRec:
+    return LotRec(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], _CONDITIONS[row[7]], row[8], row[9]
+    )
+
+
 def _json(rows: Iterable[Any]) -> str:
     return orjson.dumps(list(rows)).decode()
 
@@ -273,10 +294,14 @@ class BatchStore(ScanStore):
     _refusals: list[dict[str, str]] = field(default_factory=list)
 
     # ---------------------------------------------------------------- the batch
-    async def prefetch(self, keys: BatchKeys) -> None:
+    async def prefetch(self, keys: BatchKeys, claim: Sequence[str] = ()) -> dict[str, Prior]:
         """Fetch and lock what the batch names (kits, then units, then lots, each in id
         order) and take ids for the rows it may add, in one round trip; then lock the
-        kits those are packed in and read every loaded kit's contents, in another."""
+        kits those are packed in and read every loaded kit's contents, in another.
+
+        With `claim`, the first round trip claims those scan ids first (see
+        ScanStore.claim), and what they got before is returned.
+        """
         self._budget = {"units": max(keys.new_units, 1), "lots": max(keys.new_lots, 1)}
         giais = sorted(keys.kit_giais - self._kit_by_giai.keys())
         units = sorted(keys.units - self._unit_by_key.keys())
@@ -287,12 +312,14 @@ class BatchStore(ScanStore):
             self._unit_by_key[unit_key] = None
         self._lot_keys.update(lots)
         async with self.conn.pipeline() as pipeline:
+            claimed = await self._send(_CLAIM, {"ids": list(claim)}) if claim else None
             kits_found = await self._send(_KITS_BY_GIAI, {"giais": giais}) if giais else None
             units_found = await self._send(_UNITS_BY_KEY, _unit_params(units)) if units else None
             lots_found = await self._send(_LOTS_BY_KEY, _lot_params(lots)) if lots else None
             new_ids = keys.new_units or keys.new_lots
             ids = await self._send(_NEXT_IDS, _id_params(keys)) if new_ids else None
             await pipeline.sync()
+            found = priors(await claimed.fetchall()) if claimed else {}
             if kits_found:
                 self._keep_kits(await kits_found.fetchall())
             if units_found:
@@ -304,6 +331,7 @@ class BatchStore(ScanStore):
         holders = {u.kit_id for u in self._units.values() if u.kit_id}
         holders |= {lt.kit_id for lt in self._lots.values() if lt.kit_id}
         await self._load_kits_and_contents(holders - self._kits.keys())
+        return found
 
     async def _send(self, sql: str, params: dict[str, Any]) -> AsyncCursor[Any]:
         """A statement sent in pipeline mode, on its own cursor, read after the sync."""
@@ -337,9 +365,12 @@ class BatchStore(ScanStore):
             undo()
         self._journal.clear()
 
-    async def flush(self) -> dict[str, tuple[int, datetime]]:
-        """Write the batch; the ledger's sequence number and time of each recorded scan."""
+    async def flush(self, *, commit: bool = False) -> dict[str, tuple[int, datetime]]:
+        """Write the batch, and with `commit` commit it in the same round trip; the
+        ledger's sequence number and time of each recorded scan."""
         if not (self._ledger or self._refusals):
+            if commit:
+                await self.conn.commit()
             return {}  # nothing was accepted nor kept: nothing changed either
         units, lots = self._units, self._lots
         params = {
@@ -351,10 +382,14 @@ class BatchStore(ScanStore):
             "refusals": _json(self._refusals),
             "ledger": _json(self._ledger),
         }
-        return {
-            scan_id: (seq, recorded_at)
-            for scan_id, seq, recorded_at in await self._all(_WRITE, params)
-        }
+        if not commit:
+            rows = await self._all(_WRITE, params)
+        else:
+            async with self.conn.pipeline():
+                written = await self._send(_WRITE, params)
+                await self.conn.commit()
+                rows = await written.fetchall()
+        return {scan_id: (seq, recorded_at) for scan_id, seq, recorded_at in rows}
 
     # ---------------------------------------------------------------- loading
     async def _load_kits_by_giai(self, giais: Iterable[str]) -> None:

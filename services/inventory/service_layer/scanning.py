@@ -201,12 +201,14 @@ async def _record_batch(
     encode: Encode,
     encode_refusal: EncodeRefusal,
 ) -> list[ScanAnswer]:
+    if len(cmds) > 1 and all(cmd.action in BATCH_ACTIONS for cmd in cmds):
+        # The usual batch: one set-based run, which claims its scans and locks its kits
+        # first itself, and commits with its write.
+        return await _record_set(cmds, unit, None, today, encode, encode_refusal)
     store = unit.store
     prior = await store.claim([cmd.scan_id for cmd in cmds])
     isolate = len(cmds) > 1
-    if isolate and any(cmd.action not in BATCH_ACTIONS for cmd in cmds):
-        # Set-based runs lock their kits first; with other scans between them, lock
-        # every kit now. Either way a batch takes its kits' locks in id order first.
+    if isolate:
         await store.lock_kits(_kit_giais(cmd for cmd in cmds if cmd.scan_id not in prior))
     answers: list[ScanAnswer] = []
     start = 0
@@ -238,7 +240,7 @@ async def _record_batch(
 async def _record_set(
     cmds: Sequence[commands.RecordScan],
     unit: ScanUnit,
-    prior: dict[str, Prior],
+    claimed: dict[str, Prior] | None,
     today: date,
     encode: Encode,
     encode_refusal: EncodeRefusal,
@@ -246,10 +248,19 @@ async def _record_set(
     """Scans of BATCH_ACTIONS, in order, on rows fetched up front and written at the end.
 
     Each scan runs as alone (the same handlers), in memory; a refused scan's
-    changes are undone before the next one runs, as a savepoint did.
+    changes are undone before the next one runs, as a savepoint did. With
+    `claimed` None the run is the whole batch: its scans are claimed in the
+    prefetch's first round trip (their rows are fetched whether or not they
+    were seen before), and it commits with its write.
     """
     batch = BatchStore(unit.store.conn, unit.store.cache)
-    await batch.prefetch(await _batch_keys(cmds, batch, prior))
+    whole = claimed is None
+    keys = await _batch_keys(cmds, batch, claimed or {})
+    if claimed is None:
+        prior = await batch.prefetch(keys, claim=[cmd.scan_id for cmd in cmds])
+    else:
+        prior = claimed
+        await batch.prefetch(keys)
     answers: list[ScanAnswer] = []
     for cmd in cmds:
         if cmd.scan_id in prior:
@@ -267,7 +278,7 @@ async def _record_set(
         elif isinstance(answer, StoredScan):
             prior[cmd.scan_id] = Prior(asked, answer)
         answers.append(answer)
-    recorded = await batch.flush()
+    recorded = await batch.flush(commit=whole)
     for i, answer in enumerate(answers):  # accepted now: the ledger's sequence number and time
         if isinstance(answer, StoredScan) and answer.scan_id in recorded:
             seq, recorded_at = recorded[answer.scan_id]
