@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import status_pb2
 from muster.inventory.v1 import inventory_service_pb2 as pb
 
@@ -166,28 +168,40 @@ def batch_size(r: pb.RecordScansRequest) -> None:
     v.raise_if_any()
 
 
+# Protobuf numbers of the domain's values, looked up once (a scan's answer needs several).
+_SUBJECT_KIND = {
+    name.removeprefix("SUBJECT_KIND_"): number for name, number in pb.SubjectKind.items()
+}
+_ACTION_NUMBER = {action: c.enum_to_proto(ACTION[0], action, ACTION[1]) for action in ScanAction}
+_STATE_NUMBER = {state: c.enum_to_proto(STATE[0], state, STATE[1]) for state in model.KitState}
+
+
 def subject(s: Subject) -> pb.Subject:
-    kind = pb.SubjectKind.Value(f"SUBJECT_KIND_{s.kind}")
-    return pb.Subject(
-        kind=kind,
-        key=s.key,
-        item_type_code=s.item_type_code,
-        gtin=s.gtin,
-        expiry_date=c.date_to_proto(s.expires_on),
-        depot_code=s.depot_code,
-        action=c.enum_to_proto(ACTION[0], s.action, ACTION[1]),
-    )
+    found = pb.Subject()
+    _fill_subject(found, s)
+    return found
+
+
+def _fill_subject(out: pb.Subject, s: Subject) -> None:
+    out.kind = _SUBJECT_KIND[s.kind]
+    out.key = s.key
+    out.item_type_code = s.item_type_code
+    out.gtin = s.gtin
+    if s.expires_on is not None:
+        out.expiry_date.year = s.expires_on.year
+        out.expiry_date.month = s.expires_on.month
+        out.expiry_date.day = s.expires_on.day
+    out.depot_code = s.depot_code
+    if s.action is not None:
+        out.action = _ACTION_NUMBER[s.action]
 
 
 def encode(cmd: commands.RecordScan, outcome: ScanOutcome) -> bytes:
     """What is stored with the scan and replayed for a repeated scan_id."""
-    result = pb.ScanResult(
-        scan_id=cmd.scan_id,
-        accepted=True,
-        subject=subject(outcome.subject),
-        kit_label=outcome.kit_label,
-        kit_state=c.enum_to_proto(STATE[0], outcome.kit_state, STATE[1]),
-    )
+    result = pb.ScanResult(scan_id=cmd.scan_id, accepted=True, kit_label=outcome.kit_label)
+    _fill_subject(result.subject, outcome.subject)
+    if outcome.kit_state is not None:
+        result.kit_state = _STATE_NUMBER[outcome.kit_state]
     result.status.code = 0
     return result.SerializeToString()
 
@@ -195,8 +209,16 @@ def encode(cmd: commands.RecordScan, outcome: ScanOutcome) -> bytes:
 def recorded(stored: StoredScan) -> pb.ScanResult:
     result = pb.ScanResult.FromString(stored.payload)
     result.ledger_seq = stored.seq
-    result.record_time.FromDatetime(stored.recorded_at)
+    result.record_time.seconds, result.record_time.nanos = _seconds_and_nanos(stored.recorded_at)
     return result
+
+
+@functools.lru_cache(maxsize=64)
+def _seconds_and_nanos(at: datetime) -> tuple[int, int]:
+    """A Timestamp's fields for a time (the scans of a batch share one: its transaction's)."""
+    stamp = Timestamp()
+    stamp.FromDatetime(at)
+    return stamp.seconds, stamp.nanos
 
 
 def refused(scan_id: str, error: DomainError) -> pb.ScanResult:
