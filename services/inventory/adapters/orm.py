@@ -362,6 +362,12 @@ class ScanRow(Base):
     """The ledger: one immutable row per accepted scan (a trigger refuses UPDATE and DELETE)."""
 
     __tablename__ = "scans"
+    # A ledger row names a kit, a unit, a lot or a count only sometimes: their
+    # indexes (for a thing's history, a count's scans) hold no entry for the others.
+    __table_args__ = tuple(
+        Index(f"ix_inventory_scans_{name}", name, postgresql_where=text(f"{name} IS NOT NULL"))
+        for name in ("kit_id", "unit_id", "lot_id", "count_id")
+    )
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     scan_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -369,11 +375,11 @@ class ScanRow(Base):
     code: Mapped[str] = mapped_column(String(200))
     depot_id: Mapped[int] = mapped_column(ForeignKey("depots.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
-    kit_id: Mapped[int | None] = mapped_column(ForeignKey("kits.id"), index=True)
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
-    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
+    kit_id: Mapped[int | None] = mapped_column(ForeignKey("kits.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))
-    count_id: Mapped[int | None] = mapped_column(ForeignKey("stock_counts.id"), index=True)
+    count_id: Mapped[int | None] = mapped_column(ForeignKey("stock_counts.id"))
     quantity: Mapped[int] = mapped_column(Integer, default=0)
     operator: Mapped[str] = mapped_column(String(64), default="")
     device: Mapped[str] = mapped_column(String(64), default="")
