@@ -29,7 +29,6 @@ import orjson
 from psycopg import AsyncCursor
 
 from services.inventory.adapters.scan_store import (
-    _CLAIM,
     _ITEM_COLUMNS,
     _KIT_COLUMNS,
     _LOT_COLUMNS,
@@ -65,28 +64,39 @@ BATCH_ACTIONS = frozenset(
 UnitKey = tuple[int, str]  # item type id, serial
 LotKey = tuple[int, str, int]  # item type id, lot number, depot id
 
+# Lists go as one JSON parameter each (orjson is C; psycopg dumps a Python list
+# element by element, about 1.5 us each, and a batch sends hundreds).
+_TEXTS = "ARRAY(SELECT json_array_elements_text(%({})s::json))"
+_INTS = "ARRAY(SELECT json_array_elements_text(%({})s::json)::int)"
+_CLAIM = f"SELECT * FROM inventory.claim_scans({_TEXTS.format('ids')})"  # ScanStore's, from JSON
 _KITS_BY_GIAI = (
     f"SELECT {_KIT_COLUMNS} FROM inventory.kits"
-    " WHERE giai = ANY(%(giais)s::text[]) ORDER BY id FOR UPDATE"
+    f" WHERE giai = ANY({_TEXTS.format('giais')}) ORDER BY id FOR UPDATE"
 )
 _KITS_BY_ID = (
     f"SELECT {_KIT_COLUMNS} FROM inventory.kits"
-    " WHERE id = ANY(%(ids)s::int[]) ORDER BY id FOR UPDATE"
+    f" WHERE id = ANY({_INTS.format('ids')}) ORDER BY id FOR UPDATE"
 )
 _UNITS_BY_KEY = (
     f"SELECT {_UNIT_COLUMNS} FROM inventory.units WHERE (item_type_id, serial) IN"
-    " (SELECT * FROM unnest(%(items)s::int[], %(serials)s::text[]))"
+    " (SELECT (k->>0)::int, k->>1 FROM json_array_elements(%(keys)s::json) AS k)"
     " ORDER BY id FOR UPDATE"
 )
 _LOTS_BY_KEY = (
     f"SELECT {_LOT_COLUMNS} FROM inventory.lots WHERE (item_type_id, lot_number, depot_id) IN"
-    " (SELECT * FROM unnest(%(items)s::int[], %(lots)s::text[], %(depots)s::int[]))"
+    " (SELECT (k->>0)::int, k->>1, (k->>2)::int FROM json_array_elements(%(keys)s::json) AS k)"
     " ORDER BY id FOR UPDATE"
 )
 # Contents are read without row locks, as a lone scan reads them: the kit is locked.
-_UNITS_IN_KITS = f"SELECT {_UNIT_COLUMNS} FROM inventory.units WHERE kit_id = ANY(%(ids)s::int[])"
-_LOTS_IN_KITS = f"SELECT {_LOT_COLUMNS} FROM inventory.lots WHERE kit_id = ANY(%(ids)s::int[])"
-_ITEMS_BY_ID = f"SELECT {_ITEM_COLUMNS} FROM inventory.item_types WHERE id = ANY(%(ids)s::int[])"
+_UNITS_IN_KITS = (
+    f"SELECT {_UNIT_COLUMNS} FROM inventory.units WHERE kit_id = ANY({_INTS.format('ids')})"
+)
+_LOTS_IN_KITS = (
+    f"SELECT {_LOT_COLUMNS} FROM inventory.lots WHERE kit_id = ANY({_INTS.format('ids')})"
+)
+_ITEMS_BY_ID = (
+    f"SELECT {_ITEM_COLUMNS} FROM inventory.item_types WHERE id = ANY({_INTS.format('ids')})"
+)
 # Ids for the units and lots the batch may add, both sequences in one row.
 _NEXT_IDS = (
     "SELECT ARRAY(SELECT nextval('inventory.units_id_seq') FROM generate_series(1, %(units)s)),"
@@ -312,8 +322,8 @@ class BatchStore(ScanStore):
             self._unit_by_key[unit_key] = None
         self._lot_keys.update(lots)
         async with self.conn.pipeline() as pipeline:
-            claimed = await self._send(_CLAIM, {"ids": list(claim)}) if claim else None
-            kits_found = await self._send(_KITS_BY_GIAI, {"giais": giais}) if giais else None
+            claimed = await self._send(_CLAIM, {"ids": _json(claim)}) if claim else None
+            kits_found = await self._send(_KITS_BY_GIAI, {"giais": _json(giais)}) if giais else None
             units_found = await self._send(_UNITS_BY_KEY, _unit_params(units)) if units else None
             lots_found = await self._send(_LOTS_BY_KEY, _lot_params(lots)) if lots else None
             new_ids = keys.new_units or keys.new_lots
@@ -346,9 +356,9 @@ class BatchStore(ScanStore):
             return
         self._contents_of.update(wanted)
         async with self.conn.pipeline() as pipeline:
-            kits = await self._send(_KITS_BY_ID, {"ids": sorted(holders)}) if holders else None
-            units = await self._send(_UNITS_IN_KITS, {"ids": wanted})
-            lots = await self._send(_LOTS_IN_KITS, {"ids": wanted})
+            kits = await self._send(_KITS_BY_ID, _ids(holders)) if holders else None
+            units = await self._send(_UNITS_IN_KITS, _ids(wanted))
+            lots = await self._send(_LOTS_IN_KITS, _ids(wanted))
             await pipeline.sync()
             if kits:
                 self._keep_kits(await kits.fetchall())
@@ -398,12 +408,12 @@ class BatchStore(ScanStore):
             return
         for giai in wanted:
             self._kit_by_giai[giai] = None
-        self._keep_kits(await self._all(_KITS_BY_GIAI, {"giais": wanted}))
+        self._keep_kits(await self._all(_KITS_BY_GIAI, {"giais": _json(wanted)}))
 
     async def _load_kits_by_id(self, kit_ids: Iterable[int]) -> None:
         wanted = sorted(set(kit_ids) - self._kits.keys())
         if wanted:
-            self._keep_kits(await self._all(_KITS_BY_ID, {"ids": wanted}))
+            self._keep_kits(await self._all(_KITS_BY_ID, _ids(wanted)))
 
     def _keep_kits(self, rows: Sequence[Any]) -> None:
         for row in rows:
@@ -448,8 +458,8 @@ class BatchStore(ScanStore):
         if not wanted:
             return
         self._contents_of.update(wanted)
-        self._keep_units(await self._all(_UNITS_IN_KITS, {"ids": wanted}))
-        self._keep_lots(await self._all(_LOTS_IN_KITS, {"ids": wanted}))
+        self._keep_units(await self._all(_UNITS_IN_KITS, _ids(wanted)))
+        self._keep_lots(await self._all(_LOTS_IN_KITS, _ids(wanted)))
         await self._load_items()
 
     async def _load_items(self) -> None:
@@ -457,7 +467,7 @@ class BatchStore(ScanStore):
         item_ids = {u.item_type_id for u in self._units.values()}
         item_ids |= {lt.item_type_id for lt in self._lots.values()}
         missing = sorted(item_ids - self.cache.items_by_id.keys())
-        for row in await self._all(_ITEMS_BY_ID, {"ids": missing}) if missing else ():
+        for row in await self._all(_ITEMS_BY_ID, _ids(missing)) if missing else ():
             item = _item(row)
             self.cache.items_by_id[item.id] = item
             if item.gtin:
@@ -685,16 +695,16 @@ class BatchStore(ScanStore):
     # kit's contents) belong to actions outside BATCH_ACTIONS, which never run here.
 
 
-def _unit_params(keys: Sequence[UnitKey]) -> dict[str, list[Any]]:
-    return {"items": [k[0] for k in keys], "serials": [k[1] for k in keys]}
+def _unit_params(keys: Sequence[UnitKey]) -> dict[str, str]:
+    return {"keys": _json(keys)}
 
 
-def _lot_params(keys: Sequence[LotKey]) -> dict[str, list[Any]]:
-    return {
-        "items": [k[0] for k in keys],
-        "lots": [k[1] for k in keys],
-        "depots": [k[2] for k in keys],
-    }
+def _lot_params(keys: Sequence[LotKey]) -> dict[str, str]:
+    return {"keys": _json(keys)}
+
+
+def _ids(ids: Iterable[int]) -> dict[str, str]:
+    return {"ids": _json(sorted(ids))}
 
 
 def _id_params(keys: BatchKeys) -> dict[str, int]:
