@@ -703,7 +703,7 @@ def _ledger_params(
     change: dict[str, Any],
     fingerprint: str,
 ) -> dict[str, Any]:
-    call = calls.now_serving()
+    call = cmd.sent_by or calls.now_serving()
     params: dict[str, Any] = {
         "scan_id": cmd.scan_id,
         "action": cmd.action,

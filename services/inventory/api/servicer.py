@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import date
 from functools import partial
 from typing import TypeVar
 
@@ -20,8 +21,10 @@ from services.common.clock import Today
 from services.common.errors import InvalidArgument, ReplayedRefusal, Violations
 from services.inventory.adapters.scan_store import StoredRefusal
 from services.inventory.api import export_mappers, mappers, scan_mappers
+from services.inventory.domain import commands
 from services.inventory.service_layer import counts, export, handlers, queries, scanning, transfers
 from services.inventory.service_layer.idempotency import run_once
+from services.inventory.service_layer.scan_coalescing import ScanCoalescer
 from services.inventory.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 M = TypeVar("M", bound=Message)
@@ -71,6 +74,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self._uow = uow
         self._today = today
         self._change_poll_s = change_poll_s
+        self._lone_scans = ScanCoalescer(self._record_scans)
 
     async def _once(
         self,
@@ -89,6 +93,13 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             touched=lambda result: audit_keys(to_response(result)),
         )
         return response_type.FromString(answer)
+
+    async def _record_scans(
+        self, cmds: Sequence[commands.RecordScan], today: date
+    ) -> list[scanning.ScanAnswer]:
+        return await scanning.record_scans(
+            cmds, self._uow, today, scan_mappers.encode, scan_mappers.refusal_status
+        )
 
     async def _read(self, work: Callable[[UnitOfWork], Awaitable[R]]) -> R:
         async with self._uow() as uow:
@@ -293,9 +304,7 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self, request: pb.RecordScanRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordScanResponse:
         cmd = scan_mappers.to_scan(request.scan)
-        [answer] = await scanning.record_scans(
-            [cmd], self._uow, self._today(), scan_mappers.encode, scan_mappers.refusal_status
-        )
+        answer = await self._lone_scans.record(cmd, self._today())
         metrics.scans_answered([scan_mappers.outcome(cmd.action, answer)])
         if isinstance(answer, scanning.ScanRefused):
             raise answer.error

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.common.calls import Call
 from services.inventory.domain.model import (
     Category,
     Depot,
@@ -82,6 +83,9 @@ class RecordScan:
     device_time: datetime | None = None
     override_reason: str = ""
     count_id: str = ""
+    # The call that sent it (who, under which request id), for its ledger row's
+    # audit; None: the call being served.
+    sent_by: Call | None = None
 
 
 @dataclass(frozen=True)
