@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.scan_bench            # or: make bench
     .venv/bin/python -m benchmarks.scan_bench --quick    # a fast smoke run
 
-One run, one fresh database, five rows (all but one measured with the same closed-loop client):
+One run, one fresh database, six rows (all but one measured with the same closed-loop client):
 
 - grpc echo: a grpc.aio server (benchmarks/echo_server.py, its own process)
   that answers the request bytes; the transport floor.
@@ -15,6 +15,9 @@ One run, one fresh database, five rows (all but one measured with the same close
 - RecordScan at a rate: the same calls sent open loop, `--rate` a second on
   schedule whatever came back, each latency counted from when the call was
   due: the latency a depot sees at that load.
+- raw SQL (batch): what the server's batch path sends for each batch of the
+  same workload (benchmarks/raw_batch.py, the very statements), straight
+  from psycopg: the database floor of RecordScans.
 - RecordScans: the same server, `--batch-size` scans per call.
 
 The workload cycles four scans that each parse a GS1 label, apply the rules,
@@ -43,6 +46,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -66,6 +70,7 @@ from muster.inventory.v1 import inventory_service_pb2_grpc as pb_grpc
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import raw_batch
 from services.common.auth import Role, TokenIssuer, public_pem
 from services.common.channels import aio_channel
 from services.common.database import normalise_url
@@ -101,6 +106,7 @@ class Options:
     batch_concurrency: int
     warmup: int
     raw: int
+    raw_batched: int
     echo: int
     kits: int
     connections: int
@@ -127,9 +133,20 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     p.add_argument(
         "--concurrency", type=int, default=16, help="calls in flight (single, echo, SQL)"
     )
-    p.add_argument("--batch-concurrency", type=int, default=2, help="RecordScans calls in flight")
+    p.add_argument(
+        "--batch-concurrency",
+        type=int,
+        default=4,
+        help="RecordScans calls (and raw SQL batches) in flight\n"
+        "(default: 2 a server worker, so that one's scans run while another waits)",
+    )
     p.add_argument("--warmup", type=int, default=200, help="scans (or calls) before each row")
     p.add_argument("--raw", type=int, help="scans in the raw SQL row (default: --single)")
+    p.add_argument(
+        "--raw-batched",
+        type=int,
+        help="scans in the raw SQL row of batches (default: --batched; 0: no such row)",
+    )
     p.add_argument("--echo", type=int, help="calls in the echo row (default: --single)")
     p.add_argument("--kits", type=int, default=600, help="kits built before measuring")
     p.add_argument(
@@ -168,6 +185,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         batch_concurrency=a.batch_concurrency,
         warmup=a.warmup,
         raw=a.raw if a.raw is not None else a.single,
+        raw_batched=a.raw_batched if a.raw_batched is not None else a.batched,
         echo=a.echo if a.echo is not None else a.single,
         # Half the kits take PACKs, a quarter of each batch: batches in flight
         # together must not share kits, or their row locks deadlock.
@@ -655,26 +673,38 @@ def _ticks(pid: int) -> int:
     return 0
 
 
-def postgres_pids() -> list[int]:
-    """Every process of a PostgreSQL server on this machine (backends, WAL writer, ...)."""
+# A client backend's title names its user, database and client ("postgres: 15/main:
+# postgres muster_bench_x 127.0.0.1(41234) idle"); the server's own processes
+# (checkpointer, WAL writer, ...) name none.
+_CLIENT = re.compile(r"\(\d+\)|\[local\]")
+# The database the benchmark made; other databases' backends on a shared server are not ours.
+BENCH_DATABASE = {"name": ""}
+
+
+def postgres_pids(database: str) -> list[int]:
+    """The PostgreSQL processes doing this benchmark's work, if the server is on this
+    machine: the backends of `database` and the server's own processes."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == "postgres":
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+                title = (entry / "cmdline").read_text()
+                if f" {database} " in title or not _CLIENT.search(title):
                     found.append(int(entry.name))
     return found
 
 
 def cpu_now(server_pid: int | None) -> dict[str, float]:
-    """CPU seconds so far: the server's processes, this process, the PostgreSQL
-    processes on this machine (all of them: a local server's backends, WAL
-    writer and checkpointer), every process (Linux /proc)."""
+    """CPU seconds so far: the server's processes, this process, PostgreSQL (this
+    database's backends and the server's own processes, when it runs on this
+    machine), every process (Linux /proc)."""
     found = {"client": time.process_time()}
     with contextlib.suppress(OSError, ValueError, IndexError):
         if server_pid is not None:
             found["server"] = sum(_ticks(pid) for pid in process_tree(server_pid)) / TICK
-        if database := postgres_pids():
+        if database := postgres_pids(BENCH_DATABASE["name"]):
             found["database"] = sum(_ticks(pid) for pid in database) / TICK
         ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         found["machine"] = (sum(ticks[:8]) - ticks[3] - ticks[4]) / TICK  # minus idle, iowait
@@ -1229,6 +1259,38 @@ async def bench_raw_sql(database_url: str, workload: Workload, opts: Options) ->
             await conn.close()
 
 
+async def bench_raw_batched(database_url: str, workload: Workload, opts: Options) -> Row:
+    """The batch path's statements for each batch, from psycopg (see raw_batch.py)."""
+    size, world = opts.batch_size, workload.world
+    warmup = workload.take(max(opts.warmup, size))
+    items = workload.take(opts.raw_batched)
+    batches = [items[i : i + size] for i in range(0, len(items), size)]
+    warm = [warmup[i : i + size] for i in range(0, len(warmup), size)]
+    dsn = libpq_url(database_url)
+    concurrency = opts.batch_concurrency
+    connections = [await psycopg.AsyncConnection.connect(dsn) for _ in range(concurrency)]
+    try:
+        at = await raw_batch.places(
+            connections[0], world.depot.code, [world.boat.gtin, world.aid.gtin]
+        )
+        today = date.today()
+
+        async def call(specs: list[Spec], worker: int) -> str | None:
+            try:
+                await raw_batch.record_batch(connections[worker], specs, at, today)
+            except (psycopg.Error, RuntimeError) as error:
+                await connections[worker].rollback()
+                return f"{type(error).__name__}: {str(error)[:80]}"
+            return None
+
+        return await measure(
+            f"raw SQL (batch {size})", "batch", warm, batches, concurrency, call, scans_per_item=len
+        )
+    finally:
+        for conn in connections:
+            await conn.close()
+
+
 # ------------------------------------------------------------------ report
 
 
@@ -1323,8 +1385,8 @@ def report(rows: dict[str, Row], opts: Options, meta: dict[str, Any]) -> None:
         f"[bold]{overall}[/]: RecordScan capacity {single.rate:,.0f} scans/s"
         f" ({single.rate / echo.rate:.0%} of echo, {single.rate / raw.rate:.0%} of raw SQL)"
         f" with {opts.concurrency} in flight;{open_loop_summary(rows.get('open'), opts)}"
-        f" RecordScans {batched.rate:,.0f} scans/s, batch {opts.batch_size}"
-        f" x {opts.batch_concurrency} in flight"
+        f" RecordScans {batched.rate:,.0f} scans/s{_share(batched, rows.get('raw_batched'))},"
+        f" batch {opts.batch_size} x {opts.batch_concurrency} in flight"
     )
     load = meta["load_average_at_start"][0]
     if load > 0.5 * (meta["cpus"] or 1):
@@ -1334,6 +1396,10 @@ def report(rows: dict[str, Row], opts: Options, meta: dict[str, Any]) -> None:
         )
     if opts.profile and not Sampler.executable():
         console.print("[yellow]--profile: the server ran under cProfile; these figures are slower")
+
+
+def _share(row: Row, floor: Row | None) -> str:
+    return f" ({row.rate / floor.rate:.0%} of raw SQL batches)" if floor and floor.rate else ""
 
 
 def python_name() -> str:
@@ -1374,6 +1440,9 @@ async def run(opts: Options, database_url: str, meta: dict[str, Any]) -> dict[st
             scans = 2 * opts.warmup + opts.raw + opts.single
             scans += (opts.warmup + opts.open_loop) if opts.open_loop else 0
             scans += max(opts.warmup, opts.batch_size) + opts.batched
+            scans += (
+                (max(opts.warmup, opts.batch_size) + opts.raw_batched) if opts.raw_batched else 0
+            )
             loose = scans // 4 + 100  # one scan in four packs a loose unit
             with console.status(f"setup through the API: {opts.kits} kits, {loose} loose units"):
                 started = time.perf_counter()
@@ -1392,6 +1461,8 @@ async def run(opts: Options, database_url: str, meta: dict[str, Any]) -> dict[st
                 rows["single"] = await bench_single(stubs, server.pid, workload, opts, sampler)
                 if opts.open_loop:
                     rows["open"] = await bench_open_loop(stubs, server.pid, workload, opts)
+                if opts.raw_batched:
+                    rows["raw_batched"] = await bench_raw_batched(database_url, workload, opts)
                 rows["batched"] = await bench_batched(stubs, server.pid, workload, opts, sampler)
             meta["workload"] = {
                 "scans_handed_out": workload.handed_out,
@@ -1422,7 +1493,7 @@ async def run(opts: Options, database_url: str, meta: dict[str, Any]) -> dict[st
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
     server_url, source = database_server()
-    name = f"muster_bench_{uuid.uuid4().hex[:10]}"
+    name = BENCH_DATABASE["name"] = f"muster_bench_{uuid.uuid4().hex[:10]}"
     meta: dict[str, Any] = {**machine(), "database": source}
     database_url = ensure_database(server_url, name)
     try:

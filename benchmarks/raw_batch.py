@@ -1,0 +1,239 @@
+"""The raw SQL row of RecordScans: a batch's statements sent straight to PostgreSQL.
+
+Each batch sends what the server's set-based batch path sends (the very
+statements of services/inventory/adapters/batch_store.py, so this row
+cannot drift from them), in the same three round trips and order:
+
+1. claim the scan ids, lock the kits, units and lots the batch names, take
+   ids for new rows (one pipeline);
+2. lock the kits those are packed in and read every kit's contents;
+3. write the new and changed units and lots, the ledger and change-feed
+   rows, and COMMIT (one pipeline).
+
+What it leaves out is everything but the database: no gRPC, no protobuf,
+no label parsing, no rules and no kit re-assessment (the benchmark's kits
+stay READY, so the server writes no kit either). The scans' changes are
+worked out in a few lines of plain Python. It is the database floor of the
+current design: the server cannot record batches faster than this.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import psycopg
+
+from services.inventory.adapters import batch_store as sql
+
+if TYPE_CHECKING:
+    from benchmarks.scan_bench import Spec
+
+ACTIONS = {"RECEIVE_UNIT": "RECEIVE", "INSPECT": "INSPECT_PASS", "PACK": "PACK"}
+UNIT_FIELDS = (
+    "id",
+    "item_type_id",
+    "serial",
+    "kit_id",
+    "depot_id",
+    "location_id",
+    "condition",
+    "expires_on",
+    "last_inspected_on",
+    "next_inspection_on",
+    "retired_on",
+)
+LOT_FIELDS = (
+    "id",
+    "item_type_id",
+    "lot_number",
+    "kit_id",
+    "depot_id",
+    "location_id",
+    "quantity",
+    "condition",
+    "expires_on",
+    "next_inspection_on",
+)
+
+
+DEPOT = "SELECT id FROM inventory.depots WHERE code = %(code)s"
+ITEMS = "SELECT gtin, id FROM inventory.item_types WHERE gtin = ANY(%(gtins)s)"
+BINS = "SELECT label, id FROM inventory.locations WHERE depot_id = %(depot)s"
+INTERVAL = "SELECT inspection_interval_days FROM inventory.item_types WHERE id = %(id)s"
+
+
+@dataclass(frozen=True)
+class Places:
+    """The ids the scans refer to, read once before the row starts."""
+
+    depot_id: int
+    depot_code: str
+    unit_item: int  # the serial item type
+    lot_item: int  # the lot item type
+    bins: dict[str, int]  # bin label -> location id
+    inspection_days: int
+    payload: bytes  # a scan's stored answer, of a typical size
+
+
+async def places(
+    conn: psycopg.AsyncConnection[Any], depot_code: str, gtins: Sequence[str]
+) -> Places:
+    depot = await (await conn.execute(DEPOT, {"code": depot_code})).fetchone()
+    assert depot is not None
+    items = dict(await (await conn.execute(ITEMS, {"gtins": list(gtins)})).fetchall())
+    bins = dict(await (await conn.execute(BINS, {"depot": depot[0]})).fetchall())
+    days = await (await conn.execute(INTERVAL, {"id": items[gtins[0]]})).fetchone()
+    await conn.commit()
+    assert days is not None
+    payload = b"\x0a\x24" + str(uuid.uuid4()).encode() + b"\x10\x01" + b"\x1a\x40" + b"x" * 64
+    return Places(depot[0], depot_code, items[gtins[0]], items[gtins[1]], bins, days[0], payload)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _send(conn: psycopg.AsyncConnection[Any], query: str, params: dict[str, Any]) -> Any:
+    cursor = conn.cursor()
+    await cursor.execute(query, params)
+    return cursor
+
+
+async def record_batch(
+    conn: psycopg.AsyncConnection[Any], specs: Sequence[Spec], at: Places, today: date
+) -> None:
+    """One batch of scans, applied and committed as the server's batch path does."""
+    scan_ids = [str(uuid.uuid4()) for _ in specs]
+    giais = sorted({s.kit_giai for s in specs if s.kind == "PACK"})
+    unit_keys = sorted({(at.unit_item, s.key) for s in specs if s.kind != "RECEIVE_LOT"})
+    lot_keys = sorted({(at.lot_item, s.key, at.depot_id) for s in specs if s.kind == "RECEIVE_LOT"})
+    new_units = sum(s.kind == "RECEIVE_UNIT" for s in specs)
+    new_lots = sum(s.kind == "RECEIVE_LOT" for s in specs)
+    async with conn.pipeline() as pipeline:
+        claimed = await _send(conn, sql._CLAIM, {"ids": _json(scan_ids)})
+        kits = await _send(conn, sql._KITS_BY_GIAI, {"giais": _json(giais)})
+        units = await _send(conn, sql._UNITS_BY_KEY, {"keys": _json(unit_keys)})
+        lots = await _send(conn, sql._LOTS_BY_KEY, {"keys": _json(lot_keys)})
+        ids = await _send(conn, sql._NEXT_IDS, {"units": new_units, "lots": new_lots})
+        await pipeline.sync()
+        if await claimed.fetchall():
+            raise RuntimeError("a fresh scan id was seen before")
+        kit_rows = await kits.fetchall()
+        kit_by_giai = {row[2]: row[0] for row in kit_rows}
+        kit_labels = {row[0]: row[1] for row in kit_rows}
+        unit_rows = {
+            row[2]: dict(zip(UNIT_FIELDS, row, strict=True)) for row in await units.fetchall()
+        }
+        lot_rows = {
+            row[2]: dict(zip(LOT_FIELDS, row, strict=True)) for row in await lots.fetchall()
+        }
+        unit_ids, lot_ids = await ids.fetchone()
+    holders = {u["kit_id"] for u in unit_rows.values() if u["kit_id"]} - set(kit_by_giai.values())
+    every_kit = sorted(holders | set(kit_by_giai.values()))
+    async with conn.pipeline() as pipeline:
+        held = await _send(conn, sql._KITS_BY_ID, {"ids": _json(sorted(holders))})
+        contents = [
+            await _send(conn, sql._UNITS_IN_KITS, {"ids": _json(every_kit)}),
+            await _send(conn, sql._LOTS_IN_KITS, {"ids": _json(every_kit)}),
+        ]
+        await pipeline.sync()
+        kit_labels.update((row[0], row[1]) for row in await held.fetchall())
+        for cursor in contents:
+            await cursor.fetchall()
+    added_units: list[dict[str, Any]] = []
+    added_lots: dict[str, dict[str, Any]] = {}
+    ledger = []
+    next_due = (today + timedelta(days=at.inspection_days)).isoformat()
+    for scan_id, spec in zip(scan_ids, specs, strict=True):
+        row: dict[str, Any] = {"unit_id": None, "lot_id": None, "kit_id": None}
+        location = at.bins.get(spec.bin_label)
+        if spec.kind == "RECEIVE_UNIT":
+            unit = dict.fromkeys(UNIT_FIELDS)
+            unit.update(
+                id=unit_ids.pop(0),
+                item_type_id=at.unit_item,
+                serial=spec.key,
+                depot_id=at.depot_id,
+                location_id=location,
+                condition="SERVICEABLE",
+                next_inspection_on=next_due,
+            )
+            added_units.append(unit)
+            row["unit_id"] = unit["id"]
+        elif spec.kind == "RECEIVE_LOT":
+            lot = lot_rows.get(spec.key) or added_lots.get(spec.key)
+            if lot is None:
+                lot = dict.fromkeys(LOT_FIELDS)
+                lot.update(
+                    id=lot_ids.pop(0),
+                    item_type_id=at.lot_item,
+                    lot_number=spec.key,
+                    depot_id=at.depot_id,
+                    location_id=location,
+                    quantity=0,
+                    condition="SERVICEABLE",
+                )
+                added_lots[spec.key] = lot
+            lot["quantity"] += spec.quantity
+            row["lot_id"] = lot["id"]
+        else:
+            unit = unit_rows[spec.key]
+            if spec.kind == "PACK":
+                unit.update(kit_id=kit_by_giai[spec.kit_giai], location_id=None)
+            else:
+                unit.update(last_inspected_on=today, next_inspection_on=next_due)
+            row.update(unit_id=unit["id"], kit_id=unit["kit_id"])
+        ledger.append(_ledger_row(scan_id, spec, at, row, location, kit_labels.get(row["kit_id"])))
+    params = {
+        "new_units": _json(added_units),
+        "new_lots": _json(list(added_lots.values())),
+        "units": _json(list(unit_rows.values())),
+        "lots": _json([lot for key, lot in lot_rows.items() if key not in added_lots]),
+        "kits": "[]",
+        "refusals": "[]",
+        "ledger": _json(ledger),
+    }
+    async with conn.pipeline():
+        written = await _send(conn, sql._WRITE, params)
+        await conn.commit()
+        if len(await written.fetchall()) != len(specs):
+            raise RuntimeError("the ledger did not take every scan")
+
+
+def _ledger_row(
+    scan_id: str,
+    spec: Spec,
+    at: Places,
+    refs: dict[str, Any],
+    location: int | None,
+    kit_label: str | None,
+) -> dict[str, Any]:
+    lot = spec.kind == "RECEIVE_LOT"
+    action = "RECEIVE" if lot else ACTIONS[spec.kind]
+    return {
+        "scan_id": scan_id,
+        "action": action,
+        "code": spec.code,
+        "depot_id": at.depot_id,
+        "location_id": location,
+        **refs,
+        "quantity": spec.quantity if lot else 1,
+        "operator": "bench",
+        "device": "HH-BENCH",
+        "override_reason": "",
+        "result": "\\x" + at.payload.hex(),
+        "fingerprint": scan_id.replace("-", "") * 2,
+        "recorded_by": "scan-bench",
+        "request_id": "",
+        "feed_kind": "LOT" if lot else "UNIT",
+        "feed_key": spec.key,
+        "feed_depot_code": at.depot_code,
+        "feed_action": action,
+        "feed_kit_label": kit_label or "",
+        "feed_kit_state": "READY" if kit_label else "",
+    }
