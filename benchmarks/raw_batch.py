@@ -33,7 +33,7 @@ from services.inventory.adapters import batch_store as sql
 if TYPE_CHECKING:
     from benchmarks.scan_bench import Spec
 
-ACTIONS = {"RECEIVE_UNIT": "RECEIVE", "INSPECT": "INSPECT_PASS", "PACK": "PACK"}
+ACTIONS = {"RECEIVE_UNIT": "RECEIVE", "INSPECT": "INSPECT_PASS", "PACK": "PACK", "UNPACK": "UNPACK"}
 UNIT_FIELDS = (
     "id",
     "item_type_id",
@@ -183,11 +183,14 @@ async def record_batch(
             row["lot_id"] = lot["id"]
         else:
             unit = unit_rows[spec.key]
+            row.update(unit_id=unit["id"], kit_id=unit["kit_id"])
             if spec.kind == "PACK":
                 unit.update(kit_id=kit_by_giai[spec.kit_giai], location_id=None)
+                row["kit_id"] = unit["kit_id"]
+            elif spec.kind == "UNPACK":
+                unit.update(kit_id=None, location_id=location)
             else:
                 unit.update(last_inspected_on=today, next_inspection_on=next_due)
-            row.update(unit_id=unit["id"], kit_id=unit["kit_id"])
         ledger.append(_ledger_row(scan_id, spec, at, row, location, kit_labels.get(row["kit_id"])))
     params = {
         "new_units": _json(added_units),

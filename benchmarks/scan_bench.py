@@ -23,8 +23,9 @@ One run, one fresh database, six rows (all but one measured with the same closed
 The workload cycles four scans that each parse a GS1 label, apply the rules,
 write the ledger, the change feed and the projection: RECEIVE of a new serial
 unit into a bin, INSPECT_PASS of a unit packed in a kit (the kit is
-re-assessed), PACK of a loose unit into a kit (re-assessed), RECEIVE of a
-quantity of a lot into a bin. Numbers go to the terminal and to
+re-assessed), PACK of a loose unit into a kit or UNPACK of the unit packed
+there at its last turn (re-assessed either way), RECEIVE of a quantity of a
+lot into a bin. Numbers go to the terminal and to
 benchmarks/results/last.json.
 """
 
@@ -41,6 +42,7 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/scan_bench.py`
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -327,7 +329,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 class Spec:
     """One scan, described once for the gRPC rows and the raw SQL row."""
 
-    kind: str  # RECEIVE_UNIT | INSPECT | PACK | RECEIVE_LOT
+    kind: str  # RECEIVE_UNIT | INSPECT | PACK | UNPACK | RECEIVE_LOT
     code: str
     gtin: str
     key: str  # serial or lot number
@@ -340,12 +342,14 @@ ACTIONS = {
     "RECEIVE_UNIT": pb.SCAN_ACTION_RECEIVE,
     "INSPECT": pb.SCAN_ACTION_INSPECT_PASS,
     "PACK": pb.SCAN_ACTION_PACK,
+    "UNPACK": pb.SCAN_ACTION_UNPACK,
     "RECEIVE_LOT": pb.SCAN_ACTION_RECEIVE,
 }
 SQL_ACTIONS = {
     "RECEIVE_UNIT": "RECEIVE",
     "INSPECT": "INSPECT_PASS",
     "PACK": "PACK",
+    "UNPACK": "UNPACK",
     "RECEIVE_LOT": "RECEIVE",
 }
 BINS = ("A-01", "A-02", "A-03", "A-04", "B-01", "B-02", "B-03", "B-04")
@@ -360,7 +364,7 @@ class World:
     template: pb.KitTemplate
     pack_kits: list[pb.Kit] = field(default_factory=list)  # loose units are packed into these
     inspect_units: list[str] = field(default_factory=list)  # serials packed in the other kits
-    loose_units: list[str] = field(default_factory=list)  # received in setup, packed later
+    loose_units: list[str] = field(default_factory=list)  # received in setup, packed in turn
     lot_expiry: date = date(2028, 12, 31)
 
 
@@ -370,6 +374,12 @@ class Workload:
     Consecutive scans touch different kits, units and lots, so that calls in
     flight together (and scans of one batch against another batch) do not
     wait on each other's row locks: what is measured is the work, not a queue.
+
+    The third scan of each four packs a loose unit into the next pack kit, or
+    unpacks the unit it packed there at that kit's last turn (back into a bin
+    and the loose pool, to be packed again later): kits hold at most one unit
+    more than their template at any time, so a scan's work (a kit's contents
+    read and re-assessed) stays the same however long the run.
     """
 
     def __init__(self, world: World) -> None:
@@ -377,8 +387,10 @@ class Workload:
         self._n = 0
         self._received = 0
         self._inspected = 0
-        self._packed = 0
+        self._turns = 0  # of the pack kits
         self._lots = 0
+        self._loose = collections.deque(world.loose_units)
+        self._extra: dict[int, str] = {}  # pack kit index -> the unit packed at its last turn
 
     @property
     def handed_out(self) -> int:
@@ -402,17 +414,26 @@ class Workload:
             self._inspected += 1
             return Spec(kind, labels.unit_code(w.boat.gtin, serial), w.boat.gtin, serial)
         if kind == "PACK":
-            if self._packed >= len(w.loose_units):
-                raise RuntimeError("the setup received too few loose units to pack")
-            serial = w.loose_units[self._packed]
-            kit = w.pack_kits[self._packed % len(w.pack_kits)]
-            self._packed += 1
-            code = labels.unit_code(w.boat.gtin, serial)
-            return Spec(kind, code, w.boat.gtin, serial, kit_giai=kit.giai)
+            return self._pack_turn(bin_label)
         number = f"B{self._lots % LOT_POOL:05d}"
         self._lots += 1
         code = labels.lot_code(w.aid.gtin, number, w.lot_expiry)
         return Spec(kind, code, w.aid.gtin, number, bin_label=bin_label, quantity=5)
+
+    def _pack_turn(self, bin_label: str) -> Spec:
+        w = self.world
+        index = self._turns % len(w.pack_kits)
+        self._turns += 1
+        packed = self._extra.pop(index, None)
+        if packed is not None:  # out again, into a bin: loose, to be packed at a later turn
+            self._loose.append(packed)
+            code = labels.unit_code(w.boat.gtin, packed)
+            return Spec("UNPACK", code, w.boat.gtin, packed, bin_label=bin_label)
+        if not self._loose:
+            raise RuntimeError("the setup received too few loose units to pack")
+        serial = self._extra[index] = self._loose.popleft()
+        code = labels.unit_code(w.boat.gtin, serial)
+        return Spec("PACK", code, w.boat.gtin, serial, kit_giai=w.pack_kits[index].giai)
 
     def take(self, n: int) -> list[Spec]:
         return [self.next() for _ in range(n)]
@@ -1112,6 +1133,7 @@ LINES = (
     " ON it.id = tl.item_type_id WHERE tl.template_id IN (%s) ORDER BY tl.position"
 )
 PACK_UNIT = "UPDATE inventory.units SET kit_id = %s, location_id = NULL WHERE id = %s"
+UNPACK_UNIT = "UPDATE inventory.units SET kit_id = NULL, location_id = %s WHERE id = %s"
 INSPECTED = "UPDATE inventory.units SET last_inspected_on = %s WHERE id = %s"
 KIT_UNITS = (
     "SELECT u.*, t.* FROM inventory.units u LEFT JOIN inventory.item_types t"
@@ -1188,6 +1210,12 @@ async def raw_scan(
                 elif spec.kind == "PACK":
                     unit_id = unit[0]
                     await one(conn, PACK_UNIT, (kit_id, unit_id))
+                elif spec.kind == "UNPACK":  # the unit's kit (re-assessed), the unit into a bin
+                    unit_id = unit[0]
+                    kit = await one(conn, KIT_BY_ID, (unit[1],))
+                    kit_id, kit_label = kit[0], kit[1]
+                    await one(conn, LINES, (kit[2],))
+                    await one(conn, UNPACK_UNIT, (location_id, unit_id))
                 else:  # INSPECT: the unit, then its kit, re-assessed
                     unit_id = unit[0]
                     await one(conn, INSPECTED, (today, unit_id))
@@ -1437,13 +1465,9 @@ async def run(opts: Options, database_url: str, meta: dict[str, Any]) -> dict[st
     try:
         async with aio_channel(address, bench_token) as channel:
             stub = pb_grpc.InventoryServiceStub(channel)
-            scans = 2 * opts.warmup + opts.raw + opts.single
-            scans += (opts.warmup + opts.open_loop) if opts.open_loop else 0
-            scans += max(opts.warmup, opts.batch_size) + opts.batched
-            scans += (
-                (max(opts.warmup, opts.batch_size) + opts.raw_batched) if opts.raw_batched else 0
-            )
-            loose = scans // 4 + 100  # one scan in four packs a loose unit
+            # A pack kit holds one unit from the pool at most; a unit unpacked goes to the
+            # back of the pool, so it is packed again only after 200 others (long done).
+            loose = opts.kits // 2 + 200
             with console.status(f"setup through the API: {opts.kits} kits, {loose} loose units"):
                 started = time.perf_counter()
                 world = await build_world(stub, opts, loose)
