@@ -62,7 +62,7 @@ class Outcome:
 # ----- the three solvers, each returning routes as customer numbers -----
 
 
-def run_muster(inst: vi.Instance, seconds: float, pool: Executor, rounds: int) -> Outcome:
+def run_muster(inst: vi.Instance, seconds: float, pool: Executor, rounds: int | None) -> Outcome:
     problem = inst.to_problem()
     solution = vrp_solver.solve(problem, seconds, workers=2, executor=pool, rounds=rounds)
     routes = [[problem.stops[v.stop].location for v in r.visits] for r in solution.routes]
@@ -199,7 +199,7 @@ def check(inst: vi.Instance, out: Outcome, bks: vi.Bks | None) -> Outcome:
 # ----- running and reporting -----
 
 
-def run(paths: list[Path], solvers: list[str], seconds: float, rounds: int) -> list[Outcome]:
+def run(paths: list[Path], solvers: list[str], seconds: float, rounds: int | None) -> list[Outcome]:
     bks = vi.load_bks()
     console = Console()
     outcomes: list[Outcome] = []
@@ -230,7 +230,7 @@ def _import_solvers() -> None:
 
 
 def _solve_instance(
-    inst: vi.Instance, solvers: list[str], seconds: float, pool: Executor, rounds: int
+    inst: vi.Instance, solvers: list[str], seconds: float, pool: Executor, rounds: int | None
 ) -> list[Outcome]:
     rows = []
     if "muster" in solvers:
@@ -312,7 +312,7 @@ def main() -> None:
     ap.add_argument("--solvers", default="muster,pyvrp,vroom")
     ap.add_argument("--gh1000", action="store_true", help="Gehring-Homberger 1000 customers")
     ap.add_argument("--quick", action="store_true", help="12 Solomon instances, 2 per family")
-    ap.add_argument("--rounds", type=int, default=vrp_solver.ROUNDS, help="Muster's search rounds")
+    ap.add_argument("--rounds", type=int, help="Muster's search rounds (default: the solver's)")
     ap.add_argument(
         "--output", type=Path, help="JSON results (default results/vrptw[-gh1000]-last)"
     )

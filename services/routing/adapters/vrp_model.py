@@ -1,0 +1,336 @@
+"""One OR-Tools routing search over a VrpProblem: the pipeline of the OR-Tools samples.
+
+One small stage each: nodes -> index manager -> model -> dimensions -> search
+parameters -> solve -> read routes. Inputs are the integer matrices of
+`vrp_arcs`, registered with the model as matrices and vectors, evaluated in C++
+(no Python callback per arc).
+
+Every stop is a disjunction: an optional stop at its penalty, a mandatory one
+at a penalty larger than any plan's cost, which lets the search start from a
+partial plan when the fleet or the windows are tight. A mandatory stop left
+out is reported as dropped and the status says INFEASIBLE; nothing is silent.
+
+A search can start from a given plan (stop sequences per vehicle), and can
+collect every route of every plan it accepts (`route_pool`): a guided local
+search accepts only feasible plans, so each of those routes is feasible alone.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from services.routing.adapters.route_pool import RoutePool
+from services.routing.adapters.vrp_arcs import (
+    TIME_SCALE,
+    Arcs,
+    Nodes,
+    Routes,
+    drop_penalties,
+    fixed_cost,
+    path_cost,
+    vehicle_classes,
+)
+from services.routing.domain.vrp import Route, SolveStatus, Visit, VrpProblem, VrpSolution
+
+TIME = "time"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    name: str
+    first_solution: str  # a routing_enums_pb2.FirstSolutionStrategy name
+    metaheuristic: str  # a routing_enums_pb2.LocalSearchMetaheuristic name
+
+
+def solve_one(
+    problem: VrpProblem,
+    time_limit_s: float,
+    config: SearchConfig,
+    start: Routes | None = None,
+    arcs: Arcs | None = None,
+) -> VrpSolution:
+    """One configuration in this process: the samples' pipeline end to end.
+
+    With `start` (stop indices per vehicle), the search begins from that plan
+    instead of building a first solution.
+    """
+    return search(problem, time_limit_s, config, start, arcs)[0]
+
+
+def search(
+    problem: VrpProblem,
+    time_limit_s: float,
+    config: SearchConfig,
+    start: Routes | None = None,
+    arcs: Arcs | None = None,
+    collect: bool = False,
+    evaluate_only: bool = False,
+) -> tuple[VrpSolution, RoutePool | None]:
+    """`solve_one`, and with `collect` the pool of every route of every plan the search met.
+
+    With `evaluate_only`, `start` is read and timed, not searched from.
+    """
+    started = time.perf_counter()
+    nodes = Nodes.of(problem)
+    arcs = Arcs.of(problem, nodes) if arcs is None else arcs
+    manager = pywrapcp.RoutingIndexManager(
+        len(nodes.location), len(problem.vehicles), nodes.starts, nodes.ends
+    )
+    routing = pywrapcp.RoutingModel(manager)
+    distance = _add_costs(problem, arcs, routing)
+    time_dim = _add_time(problem, arcs, manager, routing)
+    _add_loads(problem, nodes, routing)
+    _add_pickups_and_deliveries(problem, manager, routing, time_dim)
+    _add_drops(problem, arcs, manager, routing)
+    pool = None
+    if collect:
+        collector = _RouteCollector(problem, nodes, manager, routing, distance)
+        routing.AddAtSolutionCallback(collector)
+        pool = collector.pool
+    params = _parameters(config, time_limit_s - (time.perf_counter() - started))
+    if evaluate_only:
+        params.solution_limit = 1
+    initial = None if start is None else _read_start(manager, routing, start, params)
+    if initial is None and evaluate_only:
+        assignment = None
+    elif initial is None:
+        assignment = routing.SolveWithParameters(params)
+    else:
+        assignment = routing.SolveFromAssignmentWithParameters(initial, params)
+    elapsed = time.perf_counter() - started
+    if assignment is None:
+        status = SolveStatus.TIMEOUT if elapsed >= time_limit_s * 0.95 else SolveStatus.INFEASIBLE
+        everything = tuple(range(len(problem.stops)))
+        failed = VrpSolution(status, dropped=everything, seconds=elapsed, configuration=config.name)
+        return failed, pool
+    return _read(problem, manager, routing, time_dim, assignment, elapsed, config), pool
+
+
+def evaluate(problem: VrpProblem, arcs: Arcs, routes: Routes, name: str) -> VrpSolution | None:
+    """The plan `routes` read as a solution (the routing model times it), or None if refused."""
+    config = SearchConfig(name, "AUTOMATIC", "GREEDY_DESCENT")
+    solution, _ = search(problem, 1.0, config, routes, arcs, evaluate_only=True)
+    return solution if solution.routes else None
+
+
+def routes_by_vehicle(problem: VrpProblem, solution: VrpSolution) -> Routes:
+    by_vehicle: list[tuple[int, ...]] = [() for _ in problem.vehicles]
+    for r in solution.routes:
+        by_vehicle[r.vehicle] = tuple(v.stop for v in r.visits)
+    return tuple(by_vehicle)
+
+
+class _RouteCollector:
+    """Called at every plan the search accepts: adds each of its routes to the pool."""
+
+    def __init__(
+        self,
+        problem: VrpProblem,
+        nodes: Nodes,
+        manager: pywrapcp.RoutingIndexManager,
+        routing: pywrapcp.RoutingModel,
+        distance: list[list[int]],
+    ) -> None:
+        self.pool = RoutePool()
+        self._routing = routing
+        self._manager = manager
+        self._distance = distance
+        self._classes = vehicle_classes(problem)[0]
+        self._starts, self._ends = nodes.starts, nodes.ends
+        self._seen: set[tuple[int, tuple[int, ...]]] = set()
+
+    def __call__(self) -> None:
+        routing, manager = self._routing, self._manager
+        for v, vehicle_class in enumerate(self._classes):
+            stops = []
+            index = routing.NextVar(routing.Start(v)).Value()
+            while not routing.IsEnd(index):
+                stops.append(manager.IndexToNode(index))
+                index = routing.NextVar(index).Value()
+            key = (vehicle_class, tuple(stops))
+            if not stops or key in self._seen:
+                continue
+            self._seen.add(key)
+            self.pool.add(vehicle_class, key[1], self._cost(v, stops))
+
+    def _cost(self, v: int, stops: list[int]) -> int:
+        return path_cost(self._distance, self._starts[v], stops, self._ends[v])
+
+
+def _read_start(
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+    start: Routes,
+    params: object,
+) -> pywrapcp.Assignment | None:
+    """The plan as an assignment; None when the model refuses it (then build one afresh)."""
+    routing.CloseModelWithParameters(params)
+    routes = [[manager.NodeToIndex(s) for s in stops] for stops in start]
+    return routing.ReadAssignmentFromRoutes(routes, True)
+
+
+def _add_costs(problem: VrpProblem, arcs: Arcs, routing: pywrapcp.RoutingModel) -> list[list[int]]:
+    """Arc costs (the distance matrix, returned as lists) and vehicles' fixed costs."""
+    distance: list[list[int]] = arcs.distance.tolist()
+    arc = routing.RegisterTransitMatrix(distance)
+    routing.SetArcCostEvaluatorOfAllVehicles(arc)
+    for v, vehicle in enumerate(problem.vehicles):
+        if vehicle.fixed_cost:
+            routing.SetFixedCostOfVehicle(fixed_cost(vehicle), v)
+    return distance
+
+
+def _ceil_time(t: float) -> int:
+    return math.ceil(t * TIME_SCALE - 1e-6)
+
+
+def _floor_time(t: float) -> int:
+    return math.floor(t * TIME_SCALE + 1e-6)
+
+
+def _add_time(
+    problem: VrpProblem,
+    arcs: Arcs,
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+) -> pywrapcp.RoutingDimension:
+    transit = routing.RegisterTransitMatrix(arcs.time.tolist())
+    horizon = max(_floor_time(v.shift.latest) for v in problem.vehicles)
+    routing.AddDimension(transit, horizon, horizon, False, TIME)
+    dim = routing.GetDimensionOrDie(TIME)
+    for i, stop in enumerate(problem.stops):
+        index = manager.NodeToIndex(i)
+        dim.CumulVar(index).SetRange(
+            _ceil_time(stop.window.earliest), _floor_time(stop.window.latest)
+        )
+    for v, vehicle in enumerate(problem.vehicles):
+        shift = (_ceil_time(vehicle.shift.earliest), _floor_time(vehicle.shift.latest))
+        dim.CumulVar(routing.Start(v)).SetRange(*shift)
+        dim.CumulVar(routing.End(v)).SetRange(*shift)
+        if vehicle.max_duration is not None:
+            dim.SetSpanUpperBoundForVehicle(_floor_time(vehicle.max_duration), v)
+        # Leave as early as the windows allow: a delivery plan wants kits there soonest
+        # (the distance, which the benchmarks score, does not depend on it).
+        routing.AddVariableMinimizedByFinalizer(dim.CumulVar(routing.Start(v)))
+        routing.AddVariableMinimizedByFinalizer(dim.CumulVar(routing.End(v)))
+    return dim
+
+
+def _load_vectors(problem: VrpProblem, nodes: Nodes) -> list[list[int]]:
+    """Per dimension, the load change at each node: +demand at a pickup, -demand at its delivery."""
+    change = [list(s.demand) for s in problem.stops]
+    for pd in problem.pickup_deliveries:
+        change[pd.delivery] = [-q for q in problem.stops[pd.pickup].demand]
+    depot_nodes = len(nodes.location) - nodes.stop_count
+    return [[c[d] for c in change] + [0] * depot_nodes for d in range(problem.dimensions)]
+
+
+def _add_loads(problem: VrpProblem, nodes: Nodes, routing: pywrapcp.RoutingModel) -> None:
+    for d, vector in enumerate(_load_vectors(problem, nodes)):
+        transit = routing.RegisterUnaryTransitVector(vector)
+        capacities = [v.capacities[d] for v in problem.vehicles]
+        routing.AddDimensionWithVehicleCapacity(transit, 0, capacities, True, f"load{d}")
+
+
+def _add_pickups_and_deliveries(
+    problem: VrpProblem,
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+    time_dim: pywrapcp.RoutingDimension,
+) -> None:
+    solver = routing.solver()
+    for pd in problem.pickup_deliveries:
+        pickup, delivery = manager.NodeToIndex(pd.pickup), manager.NodeToIndex(pd.delivery)
+        routing.AddPickupAndDelivery(pickup, delivery)
+        solver.Add(routing.ActiveVar(pickup) == routing.ActiveVar(delivery))
+        solver.Add(routing.VehicleVar(pickup) == routing.VehicleVar(delivery))
+        solver.Add(time_dim.CumulVar(pickup) <= time_dim.CumulVar(delivery))
+
+
+def _add_drops(
+    problem: VrpProblem,
+    arcs: Arcs,
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+) -> None:
+    for i, penalty in enumerate(drop_penalties(problem, arcs)):
+        routing.AddDisjunction([manager.NodeToIndex(i)], penalty)
+
+
+def _parameters(config: SearchConfig, time_limit_s: float) -> Any:
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, config.first_solution
+    )
+    params.local_search_metaheuristic = getattr(
+        routing_enums_pb2.LocalSearchMetaheuristic, config.metaheuristic
+    )
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    return params
+
+
+def _read(
+    problem: VrpProblem,
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+    time_dim: pywrapcp.RoutingDimension,
+    assignment: pywrapcp.Assignment,
+    elapsed: float,
+    config: SearchConfig,
+) -> VrpSolution:
+    routes: list[Route] = []
+    served: set[int] = set()
+    for v in range(len(problem.vehicles)):
+        sequence = _sequence(manager, routing, assignment, v)
+        if not sequence:
+            continue
+        served.update(sequence)
+        departure = assignment.Value(time_dim.CumulVar(routing.Start(v))) / TIME_SCALE
+        routes.append(_route(problem, v, sequence, departure))
+    dropped = tuple(i for i in range(len(problem.stops)) if i not in served)
+    missing = any(problem.stops[i].drop_penalty is None for i in dropped)
+    return VrpSolution(
+        status=SolveStatus.INFEASIBLE if missing else SolveStatus.FEASIBLE,
+        routes=tuple(routes),
+        dropped=dropped,
+        total_distance=sum(r.distance for r in routes),
+        objective=assignment.ObjectiveValue(),
+        seconds=elapsed,
+        configuration=config.name,
+    )
+
+
+def _sequence(
+    manager: pywrapcp.RoutingIndexManager,
+    routing: pywrapcp.RoutingModel,
+    assignment: pywrapcp.Assignment,
+    vehicle: int,
+) -> list[int]:
+    stops = []
+    index = assignment.Value(routing.NextVar(routing.Start(vehicle)))
+    while not routing.IsEnd(index):
+        stops.append(manager.IndexToNode(index))
+        index = assignment.Value(routing.NextVar(index))
+    return stops
+
+
+def _route(problem: VrpProblem, vehicle: int, sequence: list[int], departure: float) -> Route:
+    """Times and distance recomputed in real arithmetic along the chosen sequence."""
+    v = problem.vehicles[vehicle]
+    here, clock, distance = v.start, departure, 0.0
+    visits = []
+    for i in sequence:
+        stop = problem.stops[i]
+        distance += problem.distance(here, stop.location)
+        arrival = clock + problem.travel_time(here, stop.location)
+        start = max(arrival, stop.window.earliest)
+        visits.append(Visit(stop=i, arrival=arrival, start=start))
+        clock, here = start + stop.service_time, stop.location
+    distance += problem.distance(here, v.end)
+    return_time = clock + problem.travel_time(here, v.end)
+    return Route(vehicle, tuple(visits), departure, return_time, distance)
