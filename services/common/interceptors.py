@@ -1,4 +1,4 @@
-"""Around every handler: request id, who calls, one log line per RPC, and the error table.
+"""Around every handler: request id, who calls, log line and metrics, and the error table.
 
 Every handler is wrapped once, when it is registered (`ObservedRegistry`
 stands in for the server in the generated `add_*_to_server` functions), not
@@ -6,6 +6,8 @@ per call by a grpc ServerInterceptor: grpc.aio then finds the wrapped
 handler directly, without running an interceptor chain and building a new
 method handler for every RPC.
 
+Every RPC is counted and timed in the metrics and gets a log line, except a
+successful read (a method the proto marks `NO_SIDE_EFFECTS`), logged at debug.
 Every RPC gets a request id (the caller's `x-request-id` or a new one) bound
 into structlog's context variables and echoed back in the trailing metadata.
 The caller's bearer token is verified and the RPC's declared access checked
@@ -31,6 +33,7 @@ from typing import Any
 
 import grpc
 import structlog
+from google.protobuf import descriptor_pool
 from grpc_status import rpc_status
 
 from services.common import auth, calls, metrics
@@ -127,8 +130,25 @@ class _Method:
         self.name = name
         self.checker = checker
         self.open = name.startswith(auth.OPEN_PREFIXES)
-        self.emit = log.debug if name.startswith(QUIET_PREFIXES) else log.info
+        quiet = name.startswith(QUIET_PREFIXES)
+        self.emit = log.debug if quiet else log.info
+        # A read's successful answers are counted and timed in the metrics, and logged
+        # at debug only: a command system polling readiness makes most of the calls,
+        # and their lines would say nothing the metrics do not (as cloud providers keep
+        # data-access logs off by default). Writes and every failure keep their line.
+        self.emit_ok = log.debug if quiet or reads_only(name) else log.info
         self.record = metrics.rpc_recorder(name)
+
+
+def reads_only(method: str) -> bool:
+    """Whether the proto declares `method` (`/pkg.Service/Method`) free of side effects
+    (`option idempotency_level = NO_SIDE_EFFECTS`)."""
+    try:
+        found = descriptor_pool.Default().FindMethodByName(method.lstrip("/").replace("/", "."))
+    except KeyError:
+        return False
+    options = found.GetOptions()
+    return bool(options.idempotency_level == options.NO_SIDE_EFFECTS)
 
 
 class _Call:
@@ -138,6 +158,8 @@ class _Call:
     the context variables ends with it and needs no unbinding.
     """
 
+    __slots__ = ("context", "meta", "method", "request_id", "started", "unusable_request_id")
+
     def __init__(self, method: _Method, context: grpc.aio.ServicerContext) -> None:
         self.meta = _metadata(context)
         self.method = method
@@ -146,12 +168,9 @@ class _Call:
         # One the audit log and the logs cannot hold is refused in admit(), under a new id.
         self.unusable_request_id = bool(sent) and not _usable_request_id(sent)
         self.request_id = sent if sent and not self.unusable_request_id else _request_ids.next()
-        self.caller = self.meta.get("x-caller") or context.peer()
+        caller = self.meta.get("x-caller") or context.peer()
+        structlog.contextvars.bind_contextvars(request_id=self.request_id, caller=caller)
         self.started = time.perf_counter()
-
-    async def __aenter__(self) -> _Call:
-        structlog.contextvars.bind_contextvars(request_id=self.request_id, caller=self.caller)
-        return self
 
     def admit(self, request: Any) -> None:
         """Verify the caller and the RPC's access (raises Unauthenticated / PermissionDenied)."""
@@ -167,18 +186,18 @@ class _Call:
         auth.current.set(principal)
         if principal is not None:
             structlog.contextvars.bind_contextvars(subject=principal.subject)
-            device = self.meta.get("x-device") or self.caller
+            device = self.meta.get("x-device") or self.meta.get("x-caller") or self.context.peer()
             calls.current.set(calls.Call(self.request_id, principal.subject, device[:128]))
 
-    async def __aexit__(self, *exc: object) -> None:
+    def finish(self, failed: bool) -> None:
+        """The log line and the metrics, once the answer (or the failure) is known."""
         code = self.context.code()
         if code is None:
-            code = grpc.StatusCode.OK if exc[0] is None else grpc.StatusCode.CANCELLED
+            code = grpc.StatusCode.CANCELLED if failed else grpc.StatusCode.OK
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         seconds = time.perf_counter() - self.started
-        self.method.emit(
-            "rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2)
-        )
+        emit = self.method.emit_ok if name == "OK" else self.method.emit
+        emit("rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2))
         self.method.record(name, seconds)
 
 
@@ -188,36 +207,44 @@ StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 def _wrap_unary(method: _Method, inner: Handler) -> Handler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        async with _Call(method, context) as call:
-            try:
-                call.admit(request)
-                answer = await inner(request, context)
-                # In the trailers, which go out with the status anyway: no extra frame.
-                context.set_trailing_metadata((("x-request-id", call.request_id),))
-                return answer
-            except Exception as error:
-                if isinstance(error, grpc.aio.AbortError):
-                    raise
-                await _abort_for(context, error, call.request_id)
+        call = _Call(method, context)
+        failed = True
+        try:
+            call.admit(request)
+            answer = await inner(request, context)
+            # In the trailers, which go out with the status anyway: no extra frame.
+            context.set_trailing_metadata((("x-request-id", call.request_id),))
+            failed = False
+            return answer
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:
+            await _abort_for(context, error, call.request_id)
+        finally:
+            call.finish(failed)
 
     return handle
 
 
 def _wrap_stream(method: _Method, inner: StreamHandler) -> StreamHandler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        async with _Call(method, context) as call:
-            try:
-                call.admit(request)
-                answer = inner(request, context)
-                if isinstance(answer, AsyncIterator):
-                    async for item in answer:
-                        yield item
-                else:  # a handler that sends with context.write (the health service's Watch)
-                    await answer
-            except Exception as error:
-                if isinstance(error, grpc.aio.AbortError):
-                    raise
-                await _abort_for(context, error, call.request_id)
+        call = _Call(method, context)
+        failed = True
+        try:
+            call.admit(request)
+            answer = inner(request, context)
+            if isinstance(answer, AsyncIterator):
+                async for item in answer:
+                    yield item
+            else:  # a handler that sends with context.write (the health service's Watch)
+                await answer
+            failed = False
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:
+            await _abort_for(context, error, call.request_id)
+        finally:
+            call.finish(failed)
 
     return handle
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import orjson
 import structlog
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
+def configure_logging(level: str | None = None, *, json: bool | None = None) -> None:
+    """`level` defaults to MUSTER_LOG_LEVEL, else INFO (DEBUG adds successful reads' lines)."""
+    level = level or os.environ.get("MUSTER_LOG_LEVEL") or "INFO"
     if json is None:
         json = not sys.stderr.isatty()
     # orjson renders the per-RPC line in about two thirds of the time of the standard

@@ -48,7 +48,9 @@ def test_missing_database_url_stops_with_a_message_naming_it() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
-def test_one_json_line_per_rpc_and_a_clean_stop_on_sigterm(database_url: str, workers: int) -> None:
+def test_one_json_line_per_write_or_failure_and_a_clean_stop_on_sigterm(
+    database_url: str, workers: int
+) -> None:
     port = _free_port()
     env = {
         **os.environ,
@@ -65,10 +67,14 @@ def test_one_json_line_per_rpc_and_a_clean_stop_on_sigterm(database_url: str, wo
         with sync_channel(address, auth.token) as channel:
             stub = pb_grpc.InventoryServiceStub(channel)
             stub.ListDepots(
-                pb.ListDepotsRequest(), metadata=[("x-request-id", "req-42")], timeout=5
+                pb.ListDepotsRequest(), metadata=[("x-request-id", "req-41")], timeout=5
             )
             with pytest.raises(grpc.RpcError):
                 stub.GetKit(pb.GetKitRequest(label="NOPE"), timeout=5)
+            with pytest.raises(grpc.RpcError):  # a write refused
+                stub.CreateDepot(
+                    pb.CreateDepotRequest(), metadata=[("x-request-id", "req-42")], timeout=5
+                )
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
     finally:
@@ -77,9 +83,11 @@ def test_one_json_line_per_rpc_and_a_clean_stop_on_sigterm(database_url: str, wo
     assert process.returncode == 0
     lines = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
     rpcs = [line for line in lines if line["event"] == "rpc"]
-    listed = next(r for r in rpcs if r["method"].endswith("/ListDepots"))
-    assert listed["code"] == "OK" and listed["request_id"] == "req-42"
-    assert listed["duration_ms"] >= 0 and listed["caller"]
+    # A successful read is counted in the metrics, logged at debug only (not here).
+    assert not [r for r in rpcs if r["method"].endswith("/ListDepots")]
+    refused = next(r for r in rpcs if r["method"].endswith("/CreateDepot"))
+    assert refused["code"] == "INVALID_ARGUMENT" and refused["request_id"] == "req-42"
+    assert refused["duration_ms"] >= 0 and refused["caller"]
     missing = next(r for r in rpcs if r["method"].endswith("/GetKit"))
     assert missing["code"] == "NOT_FOUND" and len(missing["request_id"]) == 32
     events = [e["event"] for e in lines]

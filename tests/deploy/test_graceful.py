@@ -84,7 +84,8 @@ async def test_sigterm_goes_not_serving_drains_the_call_in_flight_and_exits_0(
 ) -> None:
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    process = await _inventory(_environment(proxy.url, port))
+    # DEBUG: the drained call is a read, whose successful answer is logged at debug.
+    process = await _inventory(_environment(proxy.url, port, MUSTER_LOG_LEVEL="DEBUG"))
     try:
         async with grpc.aio.insecure_channel(address) as plain, auth.channel(address) as channel:
             health = health_pb2_grpc.HealthStub(plain)
