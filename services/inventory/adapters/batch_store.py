@@ -77,15 +77,23 @@ _KITS_BY_ID = (
     f"SELECT {_KIT_COLUMNS} FROM inventory.kits"
     f" WHERE id = ANY({_INTS.format('ids')}) ORDER BY id FOR UPDATE"
 )
+# Units and lots by key: one probe of the key's unique index per key (LATERAL,
+# kept apart by OFFSET 0), each row locked as it is found, in the keys' order
+# (callers send them sorted). A join would not do: the planner guesses 100
+# rows for any JSON list and then reads the whole table into a hash instead
+# (every unit, twice a transaction, when a transaction holds a few scans).
 _UNITS_BY_KEY = (
-    f"SELECT {_UNIT_COLUMNS} FROM inventory.units WHERE (item_type_id, serial) IN"
-    " (SELECT (k->>0)::int, k->>1 FROM json_array_elements(%(keys)s::json) AS k)"
-    " ORDER BY id FOR UPDATE"
+    "SELECT u.* FROM json_array_elements(%(keys)s::json) AS k, LATERAL"
+    f" (SELECT {_UNIT_COLUMNS} FROM inventory.units"
+    " WHERE item_type_id = (k->>0)::int AND serial = k->>1 OFFSET 0) AS u"
+    " FOR UPDATE OF u"
 )
 _LOTS_BY_KEY = (
-    f"SELECT {_LOT_COLUMNS} FROM inventory.lots WHERE (item_type_id, lot_number, depot_id) IN"
-    " (SELECT (k->>0)::int, k->>1, (k->>2)::int FROM json_array_elements(%(keys)s::json) AS k)"
-    " ORDER BY id FOR UPDATE"
+    "SELECT lt.* FROM json_array_elements(%(keys)s::json) AS k, LATERAL"
+    f" (SELECT {_LOT_COLUMNS} FROM inventory.lots"
+    " WHERE item_type_id = (k->>0)::int AND lot_number = k->>1 AND depot_id = (k->>2)::int"
+    " ORDER BY id OFFSET 0) AS lt"
+    " FOR UPDATE OF lt"
 )
 # Contents are read without row locks, as a lone scan reads them: the kit is locked.
 _UNITS_IN_KITS = (
@@ -181,9 +189,15 @@ def _insert(table: str, param: str, types: dict[str, str]) -> str:
 
 
 def _update(table: str, param: str, key: str, types: dict[str, str]) -> str:
+    """Rows changed by id. The ids are named to the table apart (= ANY), so that it is
+    read through its primary key, not scanned whole to be joined to the JSON rows."""
     assignments = ", ".join(f"{name} = v.{name}" for name in types)
     rows = _rows(param, {"id": key, **types})
-    return f"UPDATE inventory.{table} AS t SET {assignments} FROM {rows} WHERE t.id = v.id"
+    ids = f"ARRAY(SELECT (e->>'id')::{key} FROM json_array_elements(%({param})s::json) AS e)"
+    return (
+        f"UPDATE inventory.{table} AS t SET {assignments} FROM {rows}"
+        f" WHERE t.id = ANY({ids}) AND t.id = v.id"
+    )
 
 
 _LEDGER_ROWS = ", ".join(f"{name} {kind}" for name, kind in (_LEDGER_TYPES | _FEED_TYPES).items())
