@@ -147,11 +147,17 @@ def load_bks(path: Path = DATA / "bks.csv") -> dict[str, Bks]:
 
 
 def solomon_paths(pattern: str = "*") -> list[Path]:
-    return sorted((DATA / "solomon").glob(f"{pattern}.txt"))
+    """The instances matching `pattern`, globs separated by commas ('R1*,RC1*')."""
+    return _matching(DATA / "solomon", pattern, "txt")
 
 
 def gh1000_paths(pattern: str = "*") -> list[Path]:
-    return sorted((DATA / "gehring_homberger_1000").glob(f"{pattern}.vrp"))
+    return _matching(DATA / "gehring_homberger_1000", pattern, "vrp")
+
+
+def _matching(folder: Path, pattern: str, suffix: str) -> list[Path]:
+    globs = [g.strip() for g in pattern.split(",") if g.strip()]
+    return sorted({p for g in globs for p in folder.glob(f"{g}.{suffix}")})
 
 
 def load(path: Path) -> Instance:
