@@ -10,6 +10,8 @@ from services.routing.adapters.route_pool import (
     VehicleClass,
     recombine,
 )
+from services.routing.adapters.vrp_arcs import Arcs, Nodes, RouteCosts
+from services.routing.domain.vrp import Location, Stop, TimeWindow, Vehicle, VrpProblem
 
 LIMIT_S = 2.0
 FLEET = [VehicleClass(count=5, fixed_cost=0)]
@@ -125,3 +127,22 @@ def test_pool_of_a_part_is_translated_to_the_whole_problem() -> None:
     whole = part.translated(stops=[7, 3], classes={0: 2})
     (route,) = whole.routes()
     assert route == PooledRoute(2, (3, 7), 4)
+
+
+def test_stop_leaves_a_route_only_when_the_rest_of_it_arrives_no_later() -> None:
+    # Stop 1 (location b) lies on a fast road from a to c: a -> b -> c takes 2, a -> c 10.
+    times = ((0, 1, 2, 1), (1, 0, 1, 10), (2, 1, 0, 1), (1, 10, 1, 0))  # d, a, b, c
+    day = TimeWindow(0, 100)
+    problem = VrpProblem(
+        locations=(Location("d"), Location("a"), Location("b"), Location("c")),
+        vehicles=(Vehicle("v", 0, 0, (10,), day),),
+        stops=tuple(Stop(f"s{i}", i + 1, (1,), 0.0, day) for i in range(3)),
+        distance_matrix=tuple(tuple(float(t) for t in row) for row in times),
+        time_matrix=tuple(tuple(float(t) for t in row) for row in times),
+    )
+    costs = RouteCosts(problem, Arcs.of(problem, Nodes.of(problem)))
+    route = (0, 1, 2)  # a, b, c
+    assert not costs.can_skip(0, route, 1)  # without b, a -> c takes 10 instead of 2
+    assert costs.can_skip(0, route, 0)  # without a, d -> b takes 2, as d -> a -> b does
+    assert costs.can_skip(0, route, 2)
+    assert costs.cost(0, route) == 4 * 1000  # distance x1000, depot to depot
