@@ -259,17 +259,20 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """The token's principal, or Unauthenticated saying what is wrong with it."""
+        return self.verify_until(token)[0]
+
+    def verify_until(self, token: str) -> tuple[Principal, float]:
+        """The token's principal and until when (epoch seconds, leeway included) it holds."""
         seen = self._seen.get(token)
         if seen is not None:
-            principal, expires = seen
-            if time.time() <= expires + self.leeway_s:
-                return principal
+            if time.time() <= seen[1]:
+                return seen
             del self._seen[token]
         principal, expires = self._verify(token)
         if len(self._seen) >= VERIFIED_CACHE_SIZE:
             self._seen.clear()
-        self._seen[token] = (principal, expires)
-        return principal
+        seen = self._seen[token] = (principal, expires + self.leeway_s)
+        return seen
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         try:
@@ -328,24 +331,30 @@ class Authenticator:
 
     verifier: TokenVerifier
     policy: Mapping[str, Access]
-    # The principal with its granted roles, by (token, method): the same on every call
-    # (the depot checks, which depend on the request, still run every time).
-    _granted: dict[tuple[str, str], Principal] = field(default_factory=dict, repr=False)
+    # By (authorization header, method), a grant that does not depend on the request:
+    # the principal with its granted roles, and until when its token holds. A client
+    # sends the same header on every call; depot-bound grants are checked every time.
+    _granted: dict[tuple[str, str], tuple[Principal, float]] = field(
+        default_factory=dict, repr=False
+    )
 
     def check(self, method: str, metadata: Mapping[str, str], request: Any) -> Principal | None:
         if method.startswith(OPEN_PREFIXES):
             return None
+        key = (metadata.get("authorization", ""), method)
+        known = self._granted.get(key)
+        if known is not None and time.time() <= known[1]:
+            return known[0]
         access = self.policy.get(method)
-        principal = self.verifier.verify(bearer(metadata))
+        principal, until = self.verifier.verify_until(bearer(metadata))
         if access is None:
             raise PermissionDenied(f"{method} is not open to anyone")
         granted = authorize(method, access, principal, request)
-        key = (principal.token, method)
-        found = self._granted.get(key)
-        if found is None or found.roles != principal.roles:
+        found = replace(principal, granted=granted)
+        if granted != {Role.DEPOT_STAFF} or access.depots is None:
             if len(self._granted) >= VERIFIED_CACHE_SIZE:
                 self._granted.clear()
-            found = self._granted[key] = replace(principal, granted=granted)
+            self._granted[key] = (found, until)
         return found
 
 

@@ -158,9 +158,18 @@ class _Call:
     the context variables ends with it and needs no unbinding.
     """
 
-    __slots__ = ("context", "meta", "method", "request_id", "started", "unusable_request_id")
+    __slots__ = (
+        "bound",
+        "context",
+        "meta",
+        "method",
+        "request_id",
+        "started",
+        "unusable_request_id",
+    )
 
     def __init__(self, method: _Method, context: grpc.aio.ServicerContext) -> None:
+        self.started = time.perf_counter()
         self.meta = _metadata(context)
         self.method = method
         self.context = context
@@ -168,9 +177,10 @@ class _Call:
         # One the audit log and the logs cannot hold is refused in admit(), under a new id.
         self.unusable_request_id = bool(sent) and not _usable_request_id(sent)
         self.request_id = sent if sent and not self.unusable_request_id else _request_ids.next()
-        caller = self.meta.get("x-caller") or context.peer()
-        structlog.contextvars.bind_contextvars(request_id=self.request_id, caller=caller)
-        self.started = time.perf_counter()
+        self.bound = False  # request id, caller (and subject) in the context variables
+
+    def _caller(self) -> str:
+        return self.meta.get("x-caller") or self.context.peer()
 
     def admit(self, request: Any) -> None:
         """Verify the caller and the RPC's access (raises Unauthenticated / PermissionDenied)."""
@@ -184,10 +194,16 @@ class _Call:
         if self.unusable_request_id and principal is not None:
             raise InvalidArgument([FieldViolation("x-request-id", REQUEST_ID_RULE)])
         auth.current.set(principal)
-        if principal is not None:
-            structlog.contextvars.bind_contextvars(subject=principal.subject)
-            device = self.meta.get("x-device") or self.meta.get("x-caller") or self.context.peer()
+        caller = self._caller()
+        if principal is None:
+            structlog.contextvars.bind_contextvars(request_id=self.request_id, caller=caller)
+        else:
+            structlog.contextvars.bind_contextvars(
+                request_id=self.request_id, caller=caller, subject=principal.subject
+            )
+            device = self.meta.get("x-device") or caller
             calls.current.set(calls.Call(self.request_id, principal.subject, device[:128]))
+        self.bound = True
 
     def finish(self, failed: bool) -> None:
         """The log line and the metrics, once the answer (or the failure) is known."""
@@ -197,6 +213,10 @@ class _Call:
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         seconds = time.perf_counter() - self.started
         emit = self.method.emit_ok if name == "OK" else self.method.emit
+        if not self.bound:  # refused before admit() bound them
+            structlog.contextvars.bind_contextvars(
+                request_id=self.request_id, caller=self._caller()
+            )
         emit("rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2))
         self.method.record(name, seconds)
 

@@ -143,3 +143,25 @@ def test_a_token_verified_before_still_expires() -> None:
     time.sleep(1.2)
     with pytest.raises(Unauthenticated, match="expired"):
         strict.verify(token)
+
+
+def test_a_remembered_grant_expires_with_its_token_and_depot_grants_are_checked_each_time() -> None:
+    strict = TokenVerifier({key_id(KEY.public_key()): KEY.public_key()}, leeway_s=0)
+    checker = Authenticator(strict, {"/s/ListKits": READ, "/s/RecordScan": SCAN})
+    reader = {
+        "authorization": f"Bearer {ISSUER.issue('cmd', [Role.COMMAND], ttl=timedelta(seconds=1))}"
+    }
+    first = checker.check("/s/ListKits", reader, None)
+    assert first is not None and first.granted == {Role.COMMAND}
+    assert checker.check("/s/ListKits", reader, None) is first  # remembered
+    with pytest.raises(PermissionDenied, match="needs one of"):  # per method
+        checker.check("/s/RecordScan", reader, _scan("D-CORPS"))
+    time.sleep(1.2)
+    with pytest.raises(Unauthenticated, match="expired"):
+        checker.check("/s/ListKits", reader, None)
+
+    staff_token = ISSUER.issue("li", [Role.DEPOT_STAFF], depots=["D-CORPS"])
+    staff = {"authorization": f"Bearer {staff_token}"}
+    assert checker.check("/s/RecordScan", staff, _scan("D-CORPS")) is not None
+    with pytest.raises(PermissionDenied, match="does not work at D-TLS"):
+        checker.check("/s/RecordScan", staff, _scan("D-TLS"))
