@@ -65,11 +65,14 @@ def test_parts_keep_to_their_time_limit() -> None:
         assert time.perf_counter() - started < limit + 0.3
 
 
-def test_short_routes_are_improved_by_parts_and_long_ones_are_not() -> None:
+def test_short_routes_are_improved_by_parts_and_long_ones_and_large_problems_are_not() -> None:
     short = ring_problem(clusters=6, per_cluster=8, capacity=8)
     long = ring_problem(clusters=6, per_cluster=8, capacity=48)
     assert vrp_solver._by_parts(short, Arcs.of(short, Nodes.of(short)))
     assert not vrp_solver._by_parts(long, Arcs.of(long, Nodes.of(long)))
+    large = ring_problem(clusters=50, per_cluster=8, capacity=8)  # 400 stops: one search
+    assert len(large.stops) >= vrp_solver.LARGE_PROBLEM_STOPS
+    assert not vrp_solver._by_parts(large, Arcs.of(large, Nodes.of(large)))
 
 
 @pytest.mark.slow
