@@ -37,6 +37,7 @@ log = structlog.get_logger("muster.metrics")
 RPC_HANDLED = "grpc_server_handled_total"
 RPC_SECONDS = "grpc_server_handling_seconds"
 RPC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_RPC_BOUNDS = [*(floatToGoString(b) for b in RPC_BUCKETS), "+Inf"]  # the buckets' "le" labels
 
 
 class _RpcSeries:
@@ -89,11 +90,10 @@ class RpcStats(Collector):
             labels=labels,
         )
         for key, found in list(self._series.items()):
-            counts = list(found.buckets)
-            cumulative = list(accumulate(counts))
+            cumulative = list(accumulate(found.buckets))
             handled.add_metric(list(key), cumulative[-1])
-            bounds = [*(floatToGoString(b) for b in RPC_BUCKETS), "+Inf"]
-            seconds.add_metric(list(key), list(zip(bounds, cumulative, strict=True)), found.total)
+            buckets = list(zip(_RPC_BOUNDS, cumulative, strict=True))
+            seconds.add_metric(list(key), buckets, found.total)
         yield handled
         yield seconds
 
