@@ -8,8 +8,10 @@ method handler for every RPC.
 
 Every RPC is counted and timed in the metrics and gets a log line, except a
 successful read (a method the proto marks `NO_SIDE_EFFECTS`), logged at debug.
-Every RPC gets a request id (the caller's `x-request-id` or a new one) bound
-into structlog's context variables and echoed back in the trailing metadata.
+Every RPC has a request id (the caller's `x-request-id` or a new one) that
+every log line written while it is served carries (`calls.current`), and that
+goes back in the trailing metadata whenever the caller sent it or the server
+wrote something under it: a log line, an audit row, a failure.
 The caller's bearer token is verified and the RPC's declared access checked
 before the handler runs (UNAUTHENTICATED,
 PERMISSION_DENIED); the caller is then `auth.current` for the handler and
@@ -26,6 +28,7 @@ to hand such a request over as `Undecodable`.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -39,6 +42,7 @@ from grpc_status import rpc_status
 from services.common import auth, calls, metrics
 from services.common.errors import DomainError, FieldViolation, InvalidArgument
 from services.common.grpc_errors import internal_status, to_status
+from services.common.logging import enabled_for
 
 log = structlog.get_logger("muster.rpc")
 
@@ -107,10 +111,6 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
-def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
-    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-
-
 async def _abort_for(
     context: grpc.aio.ServicerContext, error: BaseException, request_id: str
 ) -> None:
@@ -136,7 +136,8 @@ class _Method:
         # at debug only: a command system polling readiness makes most of the calls,
         # and their lines would say nothing the metrics do not (as cloud providers keep
         # data-access logs off by default). Writes and every failure keep their line.
-        self.emit_ok = log.debug if quiet or reads_only(name) else log.info
+        self.ok_level = logging.DEBUG if quiet or reads_only(name) else logging.INFO
+        self.emit_ok = log.debug if self.ok_level == logging.DEBUG else log.info
         self.record = metrics.rpc_recorder(name)
 
 
@@ -154,33 +155,49 @@ def reads_only(method: str) -> bool:
 class _Call:
     """Times one RPC, knows who makes it, and writes its log line.
 
-    Each RPC runs in its own asyncio task (grpc.aio), so what it binds into
-    the context variables ends with it and needs no unbinding.
+    It is the call `calls.current` names while the RPC is served (each RPC
+    runs in its own asyncio task, so the setting ends with it). The request
+    id and the caller are worked out when first read: by a log line, an
+    audit row or the trailers.
     """
 
-    __slots__ = (
-        "bound",
-        "context",
-        "meta",
-        "method",
-        "request_id",
-        "started",
-        "unusable_request_id",
-    )
+    __slots__ = ("_caller", "_request_id", "context", "meta", "method", "principal", "started")
 
     def __init__(self, method: _Method, context: grpc.aio.ServicerContext) -> None:
         self.started = time.perf_counter()
-        self.meta = _metadata(context)
+        # -bin keys carry bytes; no one here reads those.
+        self.meta: dict[str, str] = dict(context.invocation_metadata() or ())
         self.method = method
         self.context = context
-        sent = self.meta.get("x-request-id", "")
-        # One the audit log and the logs cannot hold is refused in admit(), under a new id.
-        self.unusable_request_id = bool(sent) and not _usable_request_id(sent)
-        self.request_id = sent if sent and not self.unusable_request_id else _request_ids.next()
-        self.bound = False  # request id, caller (and subject) in the context variables
+        self.principal: auth.Principal | None = None
+        self._request_id: str | None = None
+        self._caller: str | None = None
+        calls.current.set(self)
 
-    def _caller(self) -> str:
-        return self.meta.get("x-caller") or self.context.peer()
+    @property
+    def request_id(self) -> str:
+        """The caller's `x-request-id` if the logs can hold it, else a new one."""
+        found = self._request_id
+        if found is None:
+            sent = self.meta.get("x-request-id", "")
+            found = sent if sent and _usable_request_id(sent) else _request_ids.next()
+            self._request_id = found
+        return found
+
+    @property
+    def caller(self) -> str:
+        found = self._caller
+        if found is None:
+            found = self._caller = self.meta.get("x-caller") or self.context.peer()
+        return found
+
+    @property
+    def actor(self) -> str:
+        return "" if self.principal is None else self.principal.subject
+
+    @property
+    def device(self) -> str:
+        return (self.meta.get("x-device") or self.caller)[:128]
 
     def admit(self, request: Any) -> None:
         """Verify the caller and the RPC's access (raises Unauthenticated / PermissionDenied)."""
@@ -191,19 +208,23 @@ class _Call:
                 checker.verifier.verify(auth.bearer(self.meta))
             raise request.refusal()
         principal = checker.check(self.method.name, self.meta, request)
-        if self.unusable_request_id and principal is not None:
-            raise InvalidArgument([FieldViolation("x-request-id", REQUEST_ID_RULE)])
+        if principal is not None:
+            # One the audit log and the logs cannot hold is refused, under a new id.
+            sent = self.meta.get("x-request-id")
+            if sent is not None and not _usable_request_id(sent):
+                raise InvalidArgument([FieldViolation("x-request-id", REQUEST_ID_RULE)])
         auth.current.set(principal)
-        caller = self._caller()
-        if principal is None:
-            structlog.contextvars.bind_contextvars(request_id=self.request_id, caller=caller)
-        else:
-            structlog.contextvars.bind_contextvars(
-                request_id=self.request_id, caller=caller, subject=principal.subject
-            )
-            device = self.meta.get("x-device") or caller
-            calls.current.set(calls.Call(self.request_id, principal.subject, device[:128]))
-        self.bound = True
+        self.principal = principal
+
+    def carries_id(self) -> bool:
+        """Whether a successful answer carries the request id in its trailers: when the
+        caller sent one, or the server wrote something under it (its log line, a line
+        the handler logged, an audit row). A read no line mentions needs none."""
+        return (
+            self._request_id is not None
+            or "x-request-id" in self.meta
+            or enabled_for(self.method.ok_level)
+        )
 
     def finish(self, failed: bool) -> None:
         """The log line and the metrics, once the answer (or the failure) is known."""
@@ -212,13 +233,16 @@ class _Call:
             code = grpc.StatusCode.CANCELLED if failed else grpc.StatusCode.OK
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         seconds = time.perf_counter() - self.started
-        emit = self.method.emit_ok if name == "OK" else self.method.emit
-        if not self.bound:  # refused before admit() bound them
-            structlog.contextvars.bind_contextvars(
-                request_id=self.request_id, caller=self._caller()
-            )
-        emit("rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2))
         self.method.record(name, seconds)
+        if name == "OK":
+            if enabled_for(self.method.ok_level):
+                self.method.emit_ok(
+                    "rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2)
+                )
+        else:
+            self.method.emit(
+                "rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2)
+            )
 
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
@@ -233,7 +257,8 @@ def _wrap_unary(method: _Method, inner: Handler) -> Handler:
             call.admit(request)
             answer = await inner(request, context)
             # In the trailers, which go out with the status anyway: no extra frame.
-            context.set_trailing_metadata((("x-request-id", call.request_id),))
+            if call.carries_id():
+                context.set_trailing_metadata((("x-request-id", call.request_id),))
             failed = False
             return answer
         except grpc.aio.AbortError:

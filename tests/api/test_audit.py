@@ -84,3 +84,27 @@ async def test_the_audit_log_cannot_be_rewritten(database_url: str, world: World
             db.execute("UPDATE inventory.audit_log SET actor = 'someone else'")
         with pytest.raises(psycopg.Error, match=r"(?i)append|ledger"):
             db.execute("DELETE FROM inventory.audit_log")
+
+
+async def test_a_new_request_id_comes_back_when_the_server_wrote_something_under_it(
+    world: World,
+) -> None:
+    kit = await world.kit()
+    request = pb.CreateTransferRequest(
+        request_id=str(uuid.uuid4()),
+        from_depot_code=world.depot.code,
+        to_depot_code=world.other.code,
+        kit_labels=[kit.label],
+    )
+    write = world.stub.CreateTransfer(request)  # no x-request-id: the server draws one
+    await write
+    drawn = dict(await write.trailing_metadata())["x-request-id"]
+    assert len(drawn) == 32
+    history = await world.stub.GetHistory(pb.GetHistoryRequest(code=kit.code))
+    [entry] = [a for a in history.audit if a.method == "CreateTransfer"]
+    assert entry.request_id == drawn  # the audit row was written under it
+
+    # A read that no line mentions (the test servers log at WARNING) carries none.
+    read = world.stub.GetKit(pb.GetKitRequest(label=kit.label))
+    await read
+    assert "x-request-id" not in dict(await read.trailing_metadata())

@@ -16,10 +16,21 @@ from services.gateway.service_layer.keeper import ReadinessKeeper
 Filter = Callable[[Report], bool]
 
 
+Asked = tuple[int, int, str]  # a request's category, scope kind and scope code, as sent
+
+# Distinct requests whose keys are remembered (the seed has 175 category x scope pairs;
+# the bound only keeps odd spellings of codes from growing it without end).
+MAX_REMEMBERED_KEYS = 4096
+
+
 class ReportCache:
     def __init__(self, keeper: ReadinessKeeper) -> None:
         self._keeper = keeper
         self._cache: dict[Key, tuple[Report, datetime | None, pb.GetReadinessResponse]] = {}
+        # What each request named, once checked against the book's scopes: a polled
+        # GetReadiness then skips the check (a third of its handler's time).
+        self._keys: dict[Asked, Key] = {}
+        self._keys_of: ReadinessBook | None = None
 
     def _book(self) -> ReadinessBook:
         if self._keeper.book is None:
@@ -43,7 +54,14 @@ class ReportCache:
 
     def get(self, category: int, scope: pb.Scope) -> pb.GetReadinessResponse:
         book = self._book()
-        key = mappers.to_key(category, scope, book.index)
+        if self._keys_of is not book:
+            self._keys, self._keys_of = {}, book
+        asked = (category, scope.kind, scope.code)
+        key = self._keys.get(asked)
+        if key is None:
+            key = mappers.to_key(category, scope, book.index)  # refuses what names nothing
+            if len(self._keys) < MAX_REMEMBERED_KEYS:
+                self._keys[asked] = key
         report = book.reports.get(key)
         if report is None:
             raise Unavailable("readiness is not known yet for this scope")
