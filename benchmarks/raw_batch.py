@@ -2,12 +2,12 @@
 
 Each batch sends what the server's set-based batch path sends (the very
 statements of services/inventory/adapters/batch_store.py, so this row
-cannot drift from them), in the same three round trips and order:
+cannot drift from them), in the same two round trips and order:
 
-1. claim the scan ids, lock the kits, units and lots the batch names, take
-   ids for new rows (one pipeline);
-2. lock the kits those are packed in and read every kit's contents;
-3. write the new and changed units and lots, the ledger and change-feed
+1. BEGIN, and one call of inventory.prefetch_scans(): claim the scan ids,
+   lock the kits, units and lots the batch names, then the kits those are
+   packed in, read every kit's contents, take ids for new rows;
+2. write the new and changed units and lots, the ledger and change-feed
    rows, and COMMIT (one pipeline).
 
 What it leaves out is everything but the database: no gRPC, no protobuf,
@@ -114,37 +114,40 @@ async def record_batch(
     lot_keys = sorted({(at.lot_item, s.key, at.depot_id) for s in specs if s.kind == "RECEIVE_LOT"})
     new_units = sum(s.kind == "RECEIVE_UNIT" for s in specs)
     new_lots = sum(s.kind == "RECEIVE_LOT" for s in specs)
+    params = {
+        "claim": _json(scan_ids),
+        "giais": _json(giais),
+        "units": _json(unit_keys),
+        "lots": _json(lot_keys),
+        "new_units": new_units,
+        "new_lots": new_lots,
+    }
     async with conn.pipeline() as pipeline:
-        claimed = await _send(conn, sql._CLAIM, {"ids": _json(scan_ids)})
-        kits = await _send(conn, sql._KITS_BY_GIAI, {"giais": _json(giais)})
-        units = await _send(conn, sql._UNITS_BY_KEY, {"keys": _json(unit_keys)})
-        lots = await _send(conn, sql._LOTS_BY_KEY, {"keys": _json(lot_keys)})
-        ids = await _send(conn, sql._NEXT_IDS, {"units": new_units, "lots": new_lots})
+        prefetched = await _send(conn, sql._PREFETCH, params)
         await pipeline.sync()
-        if await claimed.fetchall():
-            raise RuntimeError("a fresh scan id was seen before")
-        kit_rows = await kits.fetchall()
-        kit_by_giai = {row[2]: row[0] for row in kit_rows}
-        kit_labels = {row[0]: row[1] for row in kit_rows}
-        unit_rows = {
-            row[2]: dict(zip(UNIT_FIELDS, row, strict=True)) for row in await units.fetchall()
-        }
-        lot_rows = {
-            row[2]: dict(zip(LOT_FIELDS, row, strict=True)) for row in await lots.fetchall()
-        }
-        unit_ids, lot_ids = await ids.fetchone()
-    holders = {u["kit_id"] for u in unit_rows.values() if u["kit_id"]} - set(kit_by_giai.values())
-    every_kit = sorted(holders | set(kit_by_giai.values()))
-    async with conn.pipeline() as pipeline:
-        held = await _send(conn, sql._KITS_BY_ID, {"ids": _json(sorted(holders))})
-        contents = [
-            await _send(conn, sql._UNITS_IN_KITS, {"ids": _json(every_kit)}),
-            await _send(conn, sql._LOTS_IN_KITS, {"ids": _json(every_kit)}),
-        ]
-        await pipeline.sync()
-        kit_labels.update((row[0], row[1]) for row in await held.fetchall())
-        for cursor in contents:
-            await cursor.fetchall()
+        rows = await prefetched.fetchall()
+    parts: dict[int, list[Any]] = {}
+    for found in rows:
+        parts.setdefault(found[0], []).append(found)
+    if parts.get(sql._CLAIM_ROW):
+        raise RuntimeError("a fresh scan id was seen before")
+    kit_rows = [found[sql._KIT_AT] for found in parts.get(sql._KIT_ROW, ())]
+    kit_by_giai = {kit[2]: kit[0] for kit in kit_rows if kit[2] in giais}
+    kit_labels = {kit[0]: kit[1] for kit in kit_rows}
+    # Units and lots by key (a kit's contents come too, as the server reads them).
+    wanted_units, wanted_lots = set(unit_keys), set(lot_keys)
+    unit_rows: dict[str, dict[str, Any]] = {}
+    for found in parts.get(sql._UNIT_ROW, ()):
+        got = dict(zip(UNIT_FIELDS, found[sql._UNIT_AT], strict=True))
+        if (got["item_type_id"], got["serial"]) in wanted_units:
+            unit_rows.setdefault(got["serial"], got)
+    lot_rows: dict[str, dict[str, Any]] = {}
+    for found in parts.get(sql._LOT_ROW, ()):
+        got = dict(zip(LOT_FIELDS, found[sql._LOT_AT], strict=True))
+        if (got["item_type_id"], got["lot_number"], got["depot_id"]) in wanted_lots:
+            lot_rows.setdefault(got["lot_number"], got)
+    unit_ids = sorted(found[sql._NEW_ID_AT] for found in parts.get(sql._NEW_UNIT_ID, ()))
+    lot_ids = sorted(found[sql._NEW_ID_AT] for found in parts.get(sql._NEW_LOT_ID, ()))
     added_units: list[dict[str, Any]] = []
     added_lots: dict[str, dict[str, Any]] = {}
     ledger = []
@@ -197,12 +200,11 @@ async def record_batch(
         "new_lots": _json(list(added_lots.values())),
         "units": _json(list(unit_rows.values())),
         "lots": _json([lot for key, lot in lot_rows.items() if key not in added_lots]),
-        "kits": "[]",
-        "refusals": "[]",
         "ledger": _json(ledger),
     }
+    written_parts = frozenset(name for name, v in params.items() if v != "[]") - {"ledger"}
     async with conn.pipeline():
-        written = await _send(conn, sql._WRITE, params)
+        written = await _send(conn, sql.write_statement(written_parts), params)
         await conn.commit()
         if len(await written.fetchall()) != len(specs):
             raise RuntimeError("the ledger did not take every scan")

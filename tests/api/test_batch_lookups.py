@@ -86,3 +86,89 @@ async def test_units_and_lots_by_key_never_read_the_whole_table(conn) -> None:
         assert "Seq Scan" not in plan
         assert "Index Scan" in plan
     await conn.rollback()
+
+
+# What prefetch_scans() did in eight statements before it was one: the reference.
+_CLAIMED = "SELECT * FROM inventory.claim_scans(ARRAY(SELECT json_array_elements_text(%(ids)s)))"
+_KITS_NAMED = (
+    f"SELECT {batch_store._KIT_COLUMNS} FROM inventory.kits"
+    " WHERE giai = ANY(ARRAY(SELECT json_array_elements_text(%(giais)s::json))) ORDER BY id"
+)
+
+
+async def _parts(conn: psycopg.AsyncConnection[Any], params: dict[str, Any]) -> dict[int, Any]:
+    rows = await (await conn.execute(batch_store._PREFETCH, params)).fetchall()
+    found: dict[int, list[Any]] = {}
+    for row in rows:
+        found.setdefault(row[0], []).append(row)
+    at = {
+        batch_store._CLAIM_ROW: batch_store._CLAIM_AT,
+        batch_store._KIT_ROW: batch_store._KIT_AT,
+        batch_store._UNIT_ROW: batch_store._UNIT_AT,
+        batch_store._LOT_ROW: batch_store._LOT_AT,
+    }
+    return {
+        part: [tuple(r[at[part]]) if part in at else r[batch_store._NEW_ID_AT] for r in rows]
+        for part, rows in found.items()
+    }
+
+
+async def test_one_prefetch_finds_the_scans_the_kits_the_holders_and_their_contents(
+    stub, conn
+) -> None:
+    world = await build_world(stub)
+    named, holding = await world.kit(), await world.kit()
+    seen = await world.scan(world.unit("P-1"), A.SCAN_ACTION_RECEIVE, bin_code=world.bin())
+    boat, aid, depot = await _world_ids(conn, world)
+    giais = [named.giai] if named.giai else []
+    unit_keys = sorted([[boat, f"{holding.label[-8:]}-0"], [boat, "P-1"], [boat, "NOT-THERE"]])
+    lot_keys = [[aid, "NOT-THERE", depot]]
+    claim = [seen.scan_id, "never-sent"]
+    params = {
+        "claim": orjson.dumps(claim).decode(),
+        "giais": orjson.dumps(giais).decode(),
+        "units": orjson.dumps(unit_keys).decode(),
+        "lots": orjson.dumps(lot_keys).decode(),
+        "new_units": 3,
+        "new_lots": 2,
+    }
+
+    parts = await _parts(conn, params)
+
+    kits = await (await conn.execute(_KITS_NAMED, {"giais": params["giais"]})).fetchall()
+    units = await _rows(conn, batch_store._UNITS_BY_KEY, unit_keys)
+    holders = sorted({u[3] for u in units if u[3]} - {k[0] for k in kits})
+    kits += await _rows_by_ids(conn, batch_store._KITS_BY_ID, holders)
+    every_kit = [k[0] for k in kits]
+    contents = await _rows_by_ids(conn, batch_store._UNITS_IN_KITS, every_kit)
+    lots = await _rows_by_ids(conn, batch_store._LOTS_IN_KITS, every_kit)
+    claimed = await (await conn.execute(_CLAIMED, {"ids": params["claim"]})).fetchall()
+    assert len(kits) == 2 and len(units) == 2 and len(contents) == 4  # both kits, 2 units each
+    assert parts[batch_store._KIT_ROW] == [tuple(k) for k in kits]
+    assert parts[batch_store._UNIT_ROW] == [tuple(u) for u in units + contents]
+    assert sorted(parts[batch_store._LOT_ROW]) == sorted(tuple(lt) for lt in lots)
+    assert parts[batch_store._CLAIM_ROW] == [tuple(c) for c in claimed]
+    assert [row[0] for row in claimed] == [seen.scan_id]
+    assert len(set(parts[batch_store._NEW_UNIT_ID])) == 3
+    assert len(set(parts[batch_store._NEW_LOT_ID])) == 2
+    await conn.rollback()
+
+
+async def test_a_prefetch_with_nothing_to_find_answers_nothing(conn) -> None:
+    empty = {"claim": "[]", "giais": "[]", "units": "[]", "lots": "[]"}
+    assert await _parts(conn, {**empty, "new_units": 0, "new_lots": 0}) == {}
+    await conn.rollback()
+
+
+async def _world_ids(conn: psycopg.AsyncConnection[Any], world: Any) -> tuple[int, int, int]:
+    code = "SELECT id FROM inventory.item_types WHERE code = %(c)s"
+    boat = await _ids(conn, code, {"c": world.boat.code})
+    aid = await _ids(conn, code, {"c": world.aid.code})
+    depot = await _ids(
+        conn, "SELECT id FROM inventory.depots WHERE code = %(c)s", {"c": world.depot.code}
+    )
+    return boat, aid, depot
+
+
+async def _rows_by_ids(conn: psycopg.AsyncConnection[Any], sql: str, ids: list[int]) -> list[Any]:
+    return await (await conn.execute(sql, {"ids": orjson.dumps(ids).decode()})).fetchall()

@@ -3,13 +3,14 @@
 A `BatchStore` answers the same calls as the `ScanStore`, for the actions that
 only touch kits, units and lots (see `BATCH_ACTIONS`). Before the scans run,
 `prefetch` fetches and locks every kit, unit and lot the batch names, the kits
-they are packed in, and those kits' contents: one statement per table, sent in
-two round trips (psycopg's pipeline mode; PostgreSQL runs them in order, so
-the locks are still taken kits, units, lots, then the kits holding those).
-The scans then run in memory: each change is journalled, so a refused scan is
-undone alone (what a savepoint per scan did). `flush` writes the outcome in
-one statement: new units and lots, changed units, lots and kits, the kept
-refusals, and the ledger rows with their change-feed rows.
+they are packed in, and those kits' contents, in one call of
+inventory.prefetch_scans() sent with BEGIN (one round trip; its statements
+run in order, so the locks are taken kits, units, lots, then the kits
+holding those). The scans then run in memory: each change is journalled, so
+a refused scan is undone alone (what a savepoint per scan did). `flush`
+writes the outcome in one statement, with COMMIT: new units and lots,
+changed units, lots and kits, the kept refusals (each part only when it has
+rows), and the ledger rows with their change-feed rows.
 
 A row not in memory has no change waiting to be written, so a row that the
 prefetch missed is read from the database when asked for (and locked) and is
@@ -20,6 +21,7 @@ that can match it has been loaded, through indexes kept as rows change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -68,7 +70,18 @@ LotKey = tuple[int, str, int]  # item type id, lot number, depot id
 # element by element, about 1.5 us each, and a batch sends hundreds).
 _TEXTS = "ARRAY(SELECT json_array_elements_text(%({})s::json))"
 _INTS = "ARRAY(SELECT json_array_elements_text(%({})s::json)::int)"
-_CLAIM = f"SELECT * FROM inventory.claim_scans({_TEXTS.format('ids')})"  # ScanStore's, from JSON
+# A group's scans claimed and its rows locked and read, in one statement (migration
+# a41c7e2d9b30): each answer row is one `part`, its columns at the slice below.
+_PREFETCH = (
+    "SELECT * FROM inventory.prefetch_scans(%(claim)s::json, %(giais)s::json,"
+    " %(units)s::json, %(lots)s::json, %(new_units)s::int, %(new_lots)s::int)"
+)
+_CLAIM_ROW, _KIT_ROW, _UNIT_ROW, _LOT_ROW, _NEW_UNIT_ID, _NEW_LOT_ID = range(6)
+_CLAIM_AT = slice(1, 7)  # as claim_scans() answers
+_KIT_AT = slice(7, 15)  # _KIT_COLUMNS
+_UNIT_AT = slice(15, 26)  # _UNIT_COLUMNS
+_LOT_AT = slice(26, 36)  # _LOT_COLUMNS
+_NEW_ID_AT = 36
 _KITS_BY_GIAI = (
     f"SELECT {_KIT_COLUMNS} FROM inventory.kits"
     f" WHERE giai = ANY({_TEXTS.format('giais')}) ORDER BY id FOR UPDATE"
@@ -201,18 +214,17 @@ def _update(table: str, param: str, key: str, types: dict[str, str]) -> str:
 
 
 _LEDGER_ROWS = ", ".join(f"{name} {kind}" for name, kind in (_LEDGER_TYPES | _FEED_TYPES).items())
-# Everything a batch changed, in one statement (its parts see one snapshot and
-# touch different rows; foreign keys are checked once all of them are done):
-# new units and lots, changed ones, changed kits, kept refusals, then the
-# ledger rows in the batch's order with their change-feed rows.
-_WRITE = (
-    f"WITH new_units AS ({_insert('units', 'new_units', _UNIT_KEYS | _UNIT_STATE)}),"
-    f" new_lots AS ({_insert('lots', 'new_lots', _LOT_KEYS | _LOT_STATE)}),"
-    f" units AS ({_update('units', 'units', 'bigint', _UNIT_STATE)}),"
-    f" lots AS ({_update('lots', 'lots', 'bigint', _LOT_STATE)}),"
-    f" kits AS ({_update('kits', 'kits', 'int', _KIT_STATE)}),"
-    f" refused AS ({_insert('scan_refusals', 'refusals', _REFUSAL_TYPES)}),"
-    " ledger AS (SELECT * FROM ROWS FROM"
+# The parts of a batch's write before its ledger rows, each a JSON parameter of the same name.
+_WRITE_PARTS = {
+    "new_units": _insert("units", "new_units", _UNIT_KEYS | _UNIT_STATE),
+    "new_lots": _insert("lots", "new_lots", _LOT_KEYS | _LOT_STATE),
+    "units": _update("units", "units", "bigint", _UNIT_STATE),
+    "lots": _update("lots", "lots", "bigint", _LOT_STATE),
+    "kits": _update("kits", "kits", "int", _KIT_STATE),
+    "refusals": _insert("scan_refusals", "refusals", _REFUSAL_TYPES),
+}
+_LEDGER = (
+    "ledger AS (SELECT * FROM ROWS FROM"
     f" (json_to_recordset(%(ledger)s::json) AS ({_LEDGER_ROWS}))"
     f" WITH ORDINALITY AS r({', '.join(_LEDGER_TYPES | _FEED_TYPES)}, n)),"
     " feed AS (INSERT INTO inventory.changes"
@@ -223,6 +235,21 @@ _WRITE = (
     f" SELECT {', '.join(_LEDGER_TYPES)} FROM ledger ORDER BY n"
     " RETURNING scan_id, seq, recorded_at"
 )
+
+
+@functools.cache
+def write_statement(parts: frozenset[str] = frozenset(_WRITE_PARTS)) -> str:
+    """Everything a batch changed, in one statement (its parts see one snapshot and
+    touch different rows; foreign keys are checked once all of them are done): the
+    `parts` it has rows for (new units and lots, changed ones, changed kits, kept
+    refusals), then the ledger rows in the batch's order with their change-feed rows.
+
+    A part with no rows is left out rather than sent empty: a group of one or two
+    scans has two or three of the six, and each part costs PostgreSQL a plan node
+    to start and a JSON document to read, rows or not.
+    """
+    named = [f"{name} AS ({sql})" for name, sql in _WRITE_PARTS.items() if name in parts]
+    return "WITH " + ", ".join([*named, _LEDGER])
 
 
 # Rows as ScanStore's _kit(), _unit() and _lot() read them (the same columns), but
@@ -319,12 +346,11 @@ class BatchStore(ScanStore):
 
     # ---------------------------------------------------------------- the batch
     async def prefetch(self, keys: BatchKeys, claim: Sequence[str] = ()) -> dict[str, Prior]:
-        """Fetch and lock what the batch names (kits, then units, then lots, each in id
-        order) and take ids for the rows it may add, in one round trip; then lock the
-        kits those are packed in and read every loaded kit's contents, in another.
-
-        With `claim`, the first round trip claims those scan ids first (see
-        ScanStore.claim), and what they got before is returned.
+        """Claim the scan ids (`claim`), fetch and lock what the batch names (kits, then
+        units, then lots, each in id order), then the kits those are packed in, read
+        every loaded kit's contents and take ids for the rows it may add: one statement
+        (inventory.prefetch_scans), sent with the transaction's BEGIN in one round trip.
+        What the claimed scans got before is returned (see ScanStore.claim).
         """
         self._budget = {"units": max(keys.new_units, 1), "lots": max(keys.new_lots, 1)}
         giais = sorted(keys.kit_giais - self._kit_by_giai.keys())
@@ -335,50 +361,51 @@ class BatchStore(ScanStore):
         for unit_key in units:
             self._unit_by_key[unit_key] = None
         self._lot_keys.update(lots)
+        params = {
+            "claim": _json(claim),
+            "giais": _json(giais),
+            "units": _json(units),
+            "lots": _json(lots),
+            "new_units": keys.new_units,
+            "new_lots": keys.new_lots,
+        }
         async with self.conn.pipeline() as pipeline:
-            claimed = await self._send(_CLAIM, {"ids": _json(claim)}) if claim else None
-            kits_found = await self._send(_KITS_BY_GIAI, {"giais": _json(giais)}) if giais else None
-            units_found = await self._send(_UNITS_BY_KEY, _unit_params(units)) if units else None
-            lots_found = await self._send(_LOTS_BY_KEY, _lot_params(lots)) if lots else None
-            new_ids = keys.new_units or keys.new_lots
-            ids = await self._send(_NEXT_IDS, _id_params(keys)) if new_ids else None
+            cursor = await self._send(_PREFETCH, params)
             await pipeline.sync()
-            found = priors(await claimed.fetchall()) if claimed else {}
-            if kits_found:
-                self._keep_kits(await kits_found.fetchall())
-            if units_found:
-                self._keep_units(await units_found.fetchall())
-            if lots_found:
-                self._keep_lots(await lots_found.fetchall())
-            if ids:
-                self._take_ids(*await ids.fetchone())  # type: ignore[misc]
-        holders = {u.kit_id for u in self._units.values() if u.kit_id}
-        holders |= {lt.kit_id for lt in self._lots.values() if lt.kit_id}
-        await self._load_kits_and_contents(holders - self._kits.keys())
+            rows = await cursor.fetchall()
+        found = self._keep_prefetched(rows)
+        await self._load_items()
         return found
+
+    def _keep_prefetched(self, rows: Sequence[Any]) -> dict[str, Prior]:
+        """prefetch_scans()'s rows kept, by part; what the claimed scans got before."""
+        claimed, kits, units, lots = [], [], [], []
+        new_ids: dict[int, list[int]] = {_NEW_UNIT_ID: [], _NEW_LOT_ID: []}
+        for row in rows:
+            part = row[0]
+            if part == _UNIT_ROW:
+                units.append(row[_UNIT_AT])
+            elif part == _LOT_ROW:
+                lots.append(row[_LOT_AT])
+            elif part == _KIT_ROW:
+                kits.append(row[_KIT_AT])
+            elif part == _CLAIM_ROW:
+                claimed.append(row[_CLAIM_AT])
+            else:
+                new_ids[part].append(row[_NEW_ID_AT])
+        self._keep_kits(kits)
+        self._contents_of.update(kit[0] for kit in kits)
+        self._keep_units(units)
+        self._keep_lots(lots)
+        if new_ids[_NEW_UNIT_ID] or new_ids[_NEW_LOT_ID]:
+            self._take_ids(sorted(new_ids[_NEW_UNIT_ID]), sorted(new_ids[_NEW_LOT_ID]))
+        return priors(claimed)
 
     async def _send(self, sql: str, params: dict[str, Any]) -> AsyncCursor[Any]:
         """A statement sent in pipeline mode, on its own cursor, read after the sync."""
         cursor = self.conn.cursor()
         await cursor.execute(sql, params)
         return cursor
-
-    async def _load_kits_and_contents(self, holders: set[int]) -> None:
-        """Lock the kits not yet loaded, then read what every loaded kit holds."""
-        wanted = sorted(self._kits.keys() | holders)
-        if not wanted:
-            return
-        self._contents_of.update(wanted)
-        async with self.conn.pipeline() as pipeline:
-            kits = await self._send(_KITS_BY_ID, _ids(holders)) if holders else None
-            units = await self._send(_UNITS_IN_KITS, _ids(wanted))
-            lots = await self._send(_LOTS_IN_KITS, _ids(wanted))
-            await pipeline.sync()
-            if kits:
-                self._keep_kits(await kits.fetchall())
-            self._keep_units(await units.fetchall())
-            self._keep_lots(await lots.fetchall())
-        await self._load_items()
 
     def begin_scan(self) -> None:
         self._journal.clear()
@@ -397,20 +424,22 @@ class BatchStore(ScanStore):
                 await self.conn.commit()
             return {}  # nothing was accepted nor kept: nothing changed either
         units, lots = self._units, self._lots
-        params = {
-            "new_units": _json(units[i] for i in sorted(self._added["units"])),
-            "new_lots": _json(lots[i] for i in sorted(self._added["lots"])),
-            "units": _json(units[i] for i in sorted(self._changed["units"] - self._added["units"])),
-            "lots": _json(lots[i] for i in sorted(self._changed["lots"] - self._added["lots"])),
-            "kits": _json(self._kits[i] for i in sorted(self._changed["kits"])),
-            "refusals": _json(self._refusals),
-            "ledger": _json(self._ledger),
+        rows_of: dict[str, Sequence[Any]] = {
+            "new_units": [units[i] for i in sorted(self._added["units"])],
+            "new_lots": [lots[i] for i in sorted(self._added["lots"])],
+            "units": [units[i] for i in sorted(self._changed["units"] - self._added["units"])],
+            "lots": [lots[i] for i in sorted(self._changed["lots"] - self._added["lots"])],
+            "kits": [self._kits[i] for i in sorted(self._changed["kits"])],
+            "refusals": self._refusals,
         }
+        params = {name: _json(rows) for name, rows in rows_of.items() if rows}
+        params["ledger"] = _json(self._ledger)
+        write = write_statement(frozenset(params) - {"ledger"})
         if not commit:
-            rows = await self._all(_WRITE, params)
+            rows = await self._all(write, params)
         else:
             async with self.conn.pipeline():
-                written = await self._send(_WRITE, params)
+                written = await self._send(write, params)
                 await self.conn.commit()
                 rows = await written.fetchall()
         return {scan_id: (seq, recorded_at) for scan_id, seq, recorded_at in rows}
