@@ -164,3 +164,22 @@ async def test_a_scan_stuck_behind_a_transaction_that_does_not_end_is_recorded_a
     assert answer.scan_id == "b"
     assert ledger.transactions == [["a"], ["b"]]
     stuck.cancel()
+
+
+async def test_scans_arriving_just_after_a_transaction_wait_a_moment_to_go_together() -> None:
+    ledger = Ledger()
+    lone = ScanCoalescer(ledger.record, linger_s=0.2)
+    await lone.record(scan("a"), TODAY)
+    first = asyncio.create_task(lone.record(scan("b"), TODAY))
+    await asyncio.sleep(0.02)
+    second = asyncio.create_task(lone.record(scan("c"), TODAY))
+    answers = await asyncio.gather(first, second)
+    assert ledger.transactions == [["a"], ["b", "c"]]
+    assert [a.scan_id for a in answers] == ["b", "c"]
+
+
+async def test_a_scan_on_an_idle_process_does_not_wait_for_others() -> None:
+    ledger = Ledger()
+    lone = ScanCoalescer(ledger.record, linger_s=30)
+    answer = await asyncio.wait_for(lone.record(scan("a"), TODAY), timeout=1)
+    assert answer.scan_id == "a"
