@@ -748,7 +748,3 @@ def _lot_params(keys: Sequence[LotKey]) -> dict[str, str]:
 
 def _ids(ids: Iterable[int]) -> dict[str, str]:
     return {"ids": _json(sorted(ids))}
-
-
-def _id_params(keys: BatchKeys) -> dict[str, int]:
-    return {"units": keys.new_units, "lots": keys.new_lots}
