@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
 
 from services.common.interceptors import _RequestIds
 
@@ -15,15 +16,26 @@ def test_new_request_ids_are_distinct_and_shaped_like_a_uuid4_hex() -> None:
 
 
 def test_a_forked_worker_draws_its_own_prefix() -> None:
-    ids = _RequestIds()
-    parent = ids.next()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report its first id and leave at once
-        os.write(write, ids.next().encode())
-        os._exit(0)
-    os.close(write)
-    child = os.read(read, 64).decode()
-    os.waitpid(pid, 0)
-    assert len(child) == 32
+    # Forked in a fresh interpreter: the test process runs grpc's threads, and a fork
+    # beside them can hang or kill the child (an inventory worker forks before any).
+    script = """
+import os
+from services.common.interceptors import _RequestIds
+ids = _RequestIds()
+parent = ids.next()
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, ids.next().encode())
+    os._exit(0)
+os.close(write)
+child = os.read(read, 64).decode()
+os.waitpid(pid, 0)
+print(parent, child)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    parent, child = done.stdout.split()
+    assert len(parent) == len(child) == 32
     assert child[:16] != parent[:16]
