@@ -21,7 +21,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(shell find proto -name '*.proto') scripts/gen_protos.py
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "grpcio-tools==1.85.1" "googleapis-common-protos>=1.70"
+	$(BIN)/pip install --quiet "grpcio-tools==1.81.1" "googleapis-common-protos>=1.70"
 	$(BIN)/python scripts/gen_protos.py
 	$(BIN)/pip install -qq -e ".[dev]"
 	@touch $(STAMP)

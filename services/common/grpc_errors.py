@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from services.common.errors import (
@@ -63,13 +64,13 @@ def _violations(error: InvalidArgument) -> list[error_details_pb2.BadRequest.Fie
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
-def _pack(message: object) -> any_pb2.Any:
+def _pack(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)  # type: ignore[arg-type]
+    packed.Pack(message)
     return packed
 
 
-def _status(code: grpc.StatusCode, message: str, *details: object) -> status_pb2.Status:
+def _status(code: grpc.StatusCode, message: str, *details: Message) -> status_pb2.Status:
     return status_pb2.Status(
         code=code.value[0], message=message, details=[_pack(d) for d in details]
     )
@@ -78,7 +79,7 @@ def _status(code: grpc.StatusCode, message: str, *details: object) -> status_pb2
 def to_status(error: DomainError) -> tuple[grpc.StatusCode, status_pb2.Status]:
     """Map a domain error to its status code and a google.rpc.Status with details."""
     code: grpc.StatusCode
-    details: list[object] = []
+    details: list[Message] = []
     if isinstance(error, ReplayedRefusal):
         status = status_pb2.Status.FromString(error.status)
         return _CODES.get(status.code, grpc.StatusCode.INTERNAL), status
