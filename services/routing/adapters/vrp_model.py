@@ -48,7 +48,7 @@ TIME = "time"
 
 ITERATED_LOCAL_SEARCH = "ITERATED_LOCAL_SEARCH"
 # Visits removed per ruin, on average, and at most per string. Single worker, 8 s, six of
-# the hardest Solomon instances (R104, R109, R207, RC103, RC106, RC107), mean gap: guided
+# the hardest Solomon instances (R104, R109, R207, RC103, RC107, RC206), mean gap: guided
 # local search +6.8 %; ruins of 5 visits +6.4 %, 10 +4.0-4.5 %, 20 +3.2 %, 30 +4.3 %, 40
 # +3.9 %; strings of at most 5 +4.8 %, 10 +3.2 %, 15 +3.9 %.
 RUIN_VISITS = 20
