@@ -12,11 +12,13 @@ deploy/README.md says what each metric means.
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import structlog
@@ -118,10 +120,18 @@ def rpc_recorder(full_method: str) -> Callable[[str, float], None]:
     return RPC_STATS.recorder(full_method)
 
 
+# Each (action, result) series, looked up once: `labels()` takes a lock and builds its
+# key on every call, which measured 3 % of the server's time in a batch of 100 scans.
+_scan_series: dict[tuple[str, str], Any] = {}
+
+
 def scans_answered(outcomes: Iterable[tuple[str, str]]) -> None:
     """Count scans as (action, result) pairs."""
-    for action, result in outcomes:
-        SCANS.labels(action, result).inc()
+    for pair, count in collections.Counter(outcomes).items():
+        series = _scan_series.get(pair)
+        if series is None:
+            series = _scan_series[pair] = SCANS.labels(*pair)
+        series.inc(count)
 
 
 def plan_solved(status: str, seconds: float) -> None:

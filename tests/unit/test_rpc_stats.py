@@ -1,9 +1,10 @@
-"""RPC metrics kept as plain numbers: what a scrape reads after some calls."""
+"""RPC and scan metrics kept cheap: what a scrape reads after some calls."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
+from services.common import metrics
 from services.common.metrics import RpcStats
 
 
@@ -50,3 +51,14 @@ def test_two_recorders_of_one_method_share_their_series() -> None:
     stats.recorder("/pkg.Svc/Get")("OK", 0.01)
     stats.recorder("/pkg.Svc/Get")("OK", 0.01)
     assert _samples(stats)[_key("grpc_server_handled_total", "OK")] == 2
+
+
+def test_a_batch_of_scans_counts_every_scan_in_its_series() -> None:
+    def count(result: str) -> float:
+        labels = {"action": "UNPACK", "result": result}
+        return REGISTRY.get_sample_value("muster_scans_total", labels) or 0.0
+
+    before = count("ACCEPTED"), count("KIT_NOT_HERE")
+    metrics.scans_answered([("UNPACK", "ACCEPTED")] * 3 + [("UNPACK", "KIT_NOT_HERE")])
+    metrics.scans_answered([("UNPACK", "ACCEPTED")])  # the series, remembered, counts on
+    assert (count("ACCEPTED"), count("KIT_NOT_HERE")) == (before[0] + 4, before[1] + 1)
