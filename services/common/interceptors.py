@@ -131,13 +131,12 @@ class _Method:
         self.checker = checker
         self.open = name.startswith(auth.OPEN_PREFIXES)
         quiet = name.startswith(QUIET_PREFIXES)
-        self.emit = log.debug if quiet else log.info
+        self.level = logging.DEBUG if quiet else logging.INFO  # of a failed call's line
         # A read's successful answers are counted and timed in the metrics, and logged
         # at debug only: a command system polling readiness makes most of the calls,
         # and their lines would say nothing the metrics do not (as cloud providers keep
         # data-access logs off by default). Writes and every failure keep their line.
         self.ok_level = logging.DEBUG if quiet or reads_only(name) else logging.INFO
-        self.emit_ok = log.debug if self.ok_level == logging.DEBUG else log.info
         self.record = metrics.rpc_recorder(name)
 
 
@@ -234,14 +233,14 @@ class _Call:
         name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         seconds = time.perf_counter() - self.started
         self.method.record(name, seconds)
-        if name == "OK":
-            if enabled_for(self.method.ok_level):
-                self.method.emit_ok(
-                    "rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2)
-                )
-        else:
-            self.method.emit(
-                "rpc", method=self.method.name, code=name, duration_ms=round(seconds * 1000, 2)
+        level = self.method.ok_level if name == "OK" else self.method.level
+        if enabled_for(level):
+            log.log(
+                level,
+                "rpc",
+                method=self.method.name,
+                code=name,
+                duration_ms=round(seconds * 1000, 2),
             )
 
 
