@@ -28,7 +28,6 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from psycopg import AsyncCursor
 
 from services.inventory.adapters.scan_store import (
     _ITEM_COLUMNS,
@@ -369,10 +368,7 @@ class BatchStore(ScanStore):
             "new_units": keys.new_units,
             "new_lots": keys.new_lots,
         }
-        async with self.conn.pipeline() as pipeline:
-            cursor = await self._send(_PREFETCH, params)
-            await pipeline.sync()
-            rows = await cursor.fetchall()
+        rows = await self._all(_PREFETCH, params)  # with BEGIN, on a pooled connection
         found = self._keep_prefetched(rows)
         await self._load_items()
         return found
@@ -400,12 +396,6 @@ class BatchStore(ScanStore):
         if new_ids[_NEW_UNIT_ID] or new_ids[_NEW_LOT_ID]:
             self._take_ids(sorted(new_ids[_NEW_UNIT_ID]), sorted(new_ids[_NEW_LOT_ID]))
         return priors(claimed)
-
-    async def _send(self, sql: str, params: dict[str, Any]) -> AsyncCursor[Any]:
-        """A statement sent in pipeline mode, on its own cursor, read after the sync."""
-        cursor = self.conn.cursor()
-        await cursor.execute(sql, params)
-        return cursor
 
     def begin_scan(self) -> None:
         self._journal.clear()
@@ -435,13 +425,7 @@ class BatchStore(ScanStore):
         params = {name: _json(rows) for name, rows in rows_of.items() if rows}
         params["ledger"] = _json(self._ledger)
         write = write_statement(frozenset(params) - {"ledger"})
-        if not commit:
-            rows = await self._all(write, params)
-        else:
-            async with self.conn.pipeline():
-                written = await self._send(write, params)
-                await self.conn.commit()
-                rows = await written.fetchall()
+        rows = await (await self._execute(write, params, commit=commit)).fetchall()
         return {scan_id: (seq, recorded_at) for scan_id, seq, recorded_at in rows}
 
     # ---------------------------------------------------------------- loading

@@ -7,6 +7,13 @@ small pool instead. A connection that broke is closed, and the idle ones
 with it (as SQLAlchemy's pool does on a disconnect); the scans that met it
 are recorded again on a fresh connection (record_scans retries once), which
 is safe because a scan is applied once per scan_id.
+
+The connections are in autocommit mode and psycopg prepares nothing on them:
+the scan statements (ScanStore, pooled) open the transaction with BEGIN in the
+round trip of its first statement, a batch commits in that of its write, and
+each statement is prepared by name on first use. (psycopg's own prepared
+statements would not do: it drops every prepared statement of a connection,
+ours too, at each rollback.)
 """
 
 from __future__ import annotations
@@ -56,7 +63,10 @@ class ScanConnections:
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         try:
             return await psycopg.AsyncConnection.connect(
-                self._dsn, connect_timeout=CONNECT_TIMEOUT_S
+                self._dsn,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                autocommit=True,
+                prepare_threshold=None,
             )
         except psycopg.OperationalError as error:
             raise Unavailable("the database is unreachable; try again shortly") from error

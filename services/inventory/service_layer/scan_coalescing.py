@@ -1,14 +1,15 @@
 """Lone scans recorded together when they arrive together: a group commit for RecordScan.
 
 Each RecordScan call carries one scan. Recorded alone, a scan is a
-transaction of its own: five to eight round trips to PostgreSQL and a
-commit. When calls arrive faster than those transactions finish, the scans
+transaction of its own: two round trips to PostgreSQL (its rows read with
+BEGIN, its changes written with COMMIT) and the CPU of a transaction on
+both sides. When calls arrive faster than those transactions finish, the scans
 that queued while one ran are recorded together in the next, exactly as a
 RecordScans batch is (`scanning.record_scans`: one transaction, each scan
 its own answer, a refused scan undone alone, the kits, units and lots of
 them all fetched and written a table at a time), for a fraction of the CPU
 a scan. Under a light load nothing waits: a scan that finds no transaction
-of others running starts at once, alone, on the lone-scan path.
+of others running starts at once, in a transaction of its own.
 
 - At most `in_flight` such transactions run at once in a process (one by
   default: while it runs, the next scans gather).

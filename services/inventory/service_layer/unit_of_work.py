@@ -80,7 +80,7 @@ class ScanUnit:
     async def __aenter__(self) -> Self:
         self._lease = self._connections.connection()
         self._driver = await self._lease.__aenter__()
-        self.store = ScanStore(self._driver, self._cache)
+        self.store = ScanStore(self._driver, self._cache, pooled=True)
         return self
 
     async def __aexit__(
