@@ -2,13 +2,14 @@
 
 Each batch sends what the server's set-based batch path sends (the very
 statements of services/inventory/adapters/batch_store.py, so this row
-cannot drift from them), in the same two round trips and order:
+cannot drift from them), the way it sends them (scan_connections.run_pooled,
+on a connection opened as the pool's are), in the same two round trips:
 
 1. BEGIN, and one call of inventory.prefetch_scans(): claim the scan ids,
    lock the kits, units and lots the batch names, then the kits those are
    packed in, read every kit's contents, take ids for new rows;
 2. write the new and changed units and lots, the ledger and change-feed
-   rows, and COMMIT (one pipeline).
+   rows, and COMMIT.
 
 What it leaves out is everything but the database: no gRPC, no protobuf,
 no label parsing, no rules and no kit re-assessment (the benchmark's kits
@@ -29,6 +30,7 @@ import orjson
 import psycopg
 
 from services.inventory.adapters import batch_store as sql
+from services.inventory.adapters.scan_connections import run_pooled
 
 if TYPE_CHECKING:
     from benchmarks.scan_bench import Spec
@@ -98,12 +100,6 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-async def _send(conn: psycopg.AsyncConnection[Any], query: str, params: dict[str, Any]) -> Any:
-    cursor = conn.cursor()
-    await cursor.execute(query, params)
-    return cursor
-
-
 async def record_batch(
     conn: psycopg.AsyncConnection[Any], specs: Sequence[Spec], at: Places, today: date
 ) -> None:
@@ -122,10 +118,8 @@ async def record_batch(
         "new_units": new_units,
         "new_lots": new_lots,
     }
-    async with conn.pipeline() as pipeline:
-        prefetched = await _send(conn, sql._PREFETCH, params)
-        await pipeline.sync()
-        rows = await prefetched.fetchall()
+    cursor = psycopg.AsyncClientCursor(conn)
+    rows = await (await run_pooled(cursor, sql._PREFETCH, params)).fetchall()
     parts: dict[int, list[Any]] = {}
     for found in rows:
         parts.setdefault(found[0], []).append(found)
@@ -203,11 +197,9 @@ async def record_batch(
         "ledger": _json(ledger),
     }
     written_parts = frozenset(name for name, v in params.items() if v != "[]") - {"ledger"}
-    async with conn.pipeline():
-        written = await _send(conn, sql.write_statement(written_parts), params)
-        await conn.commit()
-        if len(await written.fetchall()) != len(specs):
-            raise RuntimeError("the ledger did not take every scan")
+    written = await run_pooled(cursor, sql.write_statement(written_parts), params, commit=True)
+    if len(await written.fetchall()) != len(specs):
+        raise RuntimeError("the ledger did not take every scan")
 
 
 def _ledger_row(

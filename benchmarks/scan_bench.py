@@ -79,6 +79,7 @@ from services.common.database import normalise_url
 from services.common.postgres import drop_database, ensure_database, start_embedded
 from services.common.server import settle_heap
 from services.inventory.adapters.migrations import upgrade
+from services.inventory.adapters.scan_connections import POOLED
 from services.inventory.domain import labels
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -1301,7 +1302,7 @@ async def bench_raw_batched(database_url: str, workload: Workload, opts: Options
     warm = [warmup[i : i + size] for i in range(0, len(warmup), size)]
     dsn = libpq_url(database_url)
     concurrency = opts.batch_concurrency
-    connections = [await psycopg.AsyncConnection.connect(dsn) for _ in range(concurrency)]
+    connections = [await psycopg.AsyncConnection.connect(dsn, **POOLED) for _ in range(concurrency)]
     try:
         at = await raw_batch.places(
             connections[0], world.depot.code, [world.boat.gtin, world.aid.gtin]

@@ -16,17 +16,15 @@ a few uses.
 from __future__ import annotations
 
 import functools
-import re
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from psycopg import AsyncClientCursor, AsyncConnection, AsyncCursor
-from psycopg.pq import TransactionStatus
 
 from services.common import calls
+from services.inventory.adapters.scan_connections import run_pooled
 from services.inventory.domain import commands, model
 from services.inventory.domain.model import (
     Category,
@@ -402,28 +400,6 @@ def _update(table: str, names: tuple[str, ...]) -> str:
     return f"UPDATE inventory.{table} SET {assignments} WHERE id = %(row_id)s"
 
 
-_IDLE = TransactionStatus.IDLE
-# The statements each scan-pool connection has prepared (ScanStore.pooled), by name.
-_PREPARED: weakref.WeakKeyDictionary[AsyncConnection[Any], set[str]] = weakref.WeakKeyDictionary()
-_NAMES: dict[str, str] = {}
-
-
-@functools.cache
-def _prepared_form(sql: str) -> tuple[str, str, tuple[str, ...]]:
-    """A statement's name, its text with $1, $2... for its %(name)s parameters, and
-    their names in that order (a name used twice is one parameter)."""
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        if match[1] not in names:
-            names.append(match[1])
-        return f"${names.index(match[1]) + 1}"
-
-    text = re.sub(r"%\((\w+)\)s", number, sql)
-    name = _NAMES.setdefault(sql, f"muster_scan_{len(_NAMES) + 1}")
-    return name, text, tuple(names)
-
-
 @dataclass
 class ScanStore:
     """The scan path's statements on one driver connection, inside its caller's transaction."""
@@ -441,35 +417,16 @@ class ScanStore:
     async def _execute(
         self, sql: str, params: dict[str, Any], *, commit: bool = False
     ) -> AsyncCursor[Any]:
-        """A cursor on `sql`'s result; with `commit`, the transaction committed after it.
-
-        On a pooled connection this is one round trip, whatever else it does: a
-        simple query, the values bound here, that runs `sql` as a statement the
-        connection prepared on first use (planned as psycopg's prepared ones are),
-        after a BEGIN when no transaction is open yet, and before the COMMIT.
-        Sent by psycopg instead, a BEGIN is a round trip of its own, and a
-        pipeline that sends it with the statement costs the client twice the CPU
-        (some 300 us more a transaction, a third of a lone scan's).
-        """
+        """A cursor on `sql`'s result; with `commit`, the transaction committed after it
+        (on a pooled connection in the same round trip: run_pooled)."""
         if self._cursor is None:
             self._cursor = AsyncClientCursor(self.conn) if self.pooled else self.conn.cursor()
         cur = self._cursor
-        if not self.pooled:
-            await cur.execute(sql, params)
-            if commit:
-                await self.conn.commit()  # the rows read stay with the cursor
-            return cur
-        name, text, names = _prepared_form(sql)
-        prepared = _PREPARED.setdefault(self.conn, set())
-        if name not in prepared:
-            await cur.execute(f"PREPARE {name} AS {text}")  # it outlives a rollback
-            prepared.add(name)
-        begin = self.conn.pgconn.transaction_status == _IDLE
-        query = f"EXECUTE {name}({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
-        query = f"{'BEGIN; ' if begin else ''}{query}{'; COMMIT' if commit else ''}"
-        await cur.execute(query, [params[n] for n in names])
-        if begin:
-            cur.nextset()  # from BEGIN's result to the statement's
+        if self.pooled:
+            return await run_pooled(cur, sql, params, commit=commit)
+        await cur.execute(sql, params)
+        if commit:
+            await self.conn.commit()  # the rows read stay with the cursor
         return cur
 
     async def _all(self, sql: str, params: dict[str, Any]) -> list[Any]:
