@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
@@ -74,6 +74,9 @@ class SearchConfig:
     first_solution: str  # a routing_enums_pb2.FirstSolutionStrategy name
     # a routing_enums_pb2.LocalSearchMetaheuristic name, or ITERATED_LOCAL_SEARCH
     metaheuristic: str
+    # What each route costs the search on top of its arcs, in mean stop-to-stop arcs: a
+    # search drawn to plans with fewer routes. The plan it returns is priced without it.
+    route_bias: float = 0.0
 
 
 def solve_one(
@@ -112,6 +115,7 @@ def search(
     )
     routing = pywrapcp.RoutingModel(manager)
     distance = _add_costs(problem, arcs, routing)
+    bias = _add_route_bias(problem, arcs, routing, config.route_bias)
     time_dim = _add_time(problem, arcs, manager, routing)
     _add_loads(problem, nodes, routing)
     _add_pickups_and_deliveries(problem, manager, routing, time_dim)
@@ -143,7 +147,8 @@ def search(
         everything = tuple(range(len(problem.stops)))
         failed = VrpSolution(status, dropped=everything, seconds=elapsed, configuration=config.name)
         return failed, pool
-    return _read(problem, manager, routing, time_dim, assignment, elapsed, config), pool
+    solution = _read(problem, manager, routing, time_dim, assignment, elapsed, config)
+    return replace(solution, objective=solution.objective - bias * len(solution.routes)), pool
 
 
 def evaluate(problem: VrpProblem, arcs: Arcs, routes: Routes, name: str) -> VrpSolution | None:
@@ -218,6 +223,20 @@ def _add_costs(problem: VrpProblem, arcs: Arcs, routing: pywrapcp.RoutingModel) 
         if vehicle.fixed_cost:
             routing.SetFixedCostOfVehicle(fixed_cost(vehicle), v)
     return distance
+
+
+def _add_route_bias(
+    problem: VrpProblem, arcs: Arcs, routing: pywrapcp.RoutingModel, route_bias: float
+) -> int:
+    """Each vehicle's fixed cost raised by `route_bias` mean arcs between stops; the raise."""
+    count = len(problem.stops)
+    if route_bias <= 0.0 or count < 2:
+        return 0
+    mean_arc = float(arcs.distance[:count, :count].sum()) / (count * (count - 1))
+    bias = round(route_bias * mean_arc)
+    for v, vehicle in enumerate(problem.vehicles):
+        routing.SetFixedCostOfVehicle(fixed_cost(vehicle) + bias, v)
+    return bias
 
 
 def _ceil_time(t: float) -> int:
