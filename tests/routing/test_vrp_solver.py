@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -11,6 +12,7 @@ from services.routing.adapters.vrp_solver import (
     LARGE_PORTFOLIO,
     LARGE_PROBLEM_STOPS,
     PORTFOLIO,
+    SHORT_ROUTES_PORTFOLIO,
     portfolio_for,
     solve,
     solve_one,
@@ -85,6 +87,18 @@ def test_search_from_a_given_plan_improves_it() -> None:
     assert solution.total_distance == pytest.approx(4.0)
 
 
+def test_a_route_bias_leaves_the_reported_objective_at_the_plans_cost() -> None:
+    problem = VrpProblem(
+        locations=points((0, 0), (0, 1), (1, 1), (1, 0)),
+        vehicles=vehicles(2),
+        stops=(stop(1), stop(2), stop(3)),
+    )
+    plain = solve_one(problem, LIMIT_S / 2, PORTFOLIO[0])
+    biased = solve_one(problem, LIMIT_S / 2, replace(PORTFOLIO[0], route_bias=3.0))
+    assert biased.total_distance == pytest.approx(4.0)
+    assert biased.objective == plain.objective == 4000
+
+
 def test_large_problem_also_starts_from_local_cheapest_insertion() -> None:
     def problem(stops: int) -> VrpProblem:
         return VrpProblem(
@@ -96,6 +110,17 @@ def test_large_problem_also_starts_from_local_cheapest_insertion() -> None:
     assert portfolio_for(problem(LARGE_PROBLEM_STOPS - 1)) == PORTFOLIO
     assert portfolio_for(problem(LARGE_PROBLEM_STOPS)) == LARGE_PORTFOLIO
     assert LARGE_PORTFOLIO[0].first_solution == "LOCAL_CHEAPEST_INSERTION"
+
+
+def test_short_routes_get_a_search_drawn_to_fewer_routes() -> None:
+    problem = VrpProblem(
+        locations=points(*((float(i), float(i % 7)) for i in range(61))),
+        vehicles=vehicles(10, capacity=(6,)),
+        stops=tuple(stop(i) for i in range(1, 61)),
+    )
+    assert portfolio_for(problem) == SHORT_ROUTES_PORTFOLIO
+    assert SHORT_ROUTES_PORTFOLIO[1].route_bias > 0.0
+    assert all(config.route_bias == 0.0 for config in PORTFOLIO + LARGE_PORTFOLIO)
 
 
 def test_capacity_forces_a_second_vehicle() -> None:
