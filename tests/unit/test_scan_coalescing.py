@@ -77,6 +77,29 @@ async def test_scans_arriving_while_a_transaction_runs_are_recorded_together_nex
     assert [a.scan_id for a in answers] == ["a", "b", "c", "d"]  # each its own answer
 
 
+async def test_scans_of_two_days_never_share_a_transaction() -> None:
+    ledger = Ledger()
+    days: list[date] = []
+    record = ledger.record
+
+    async def dated(cmds: Sequence[commands.RecordScan], today: date) -> list[ScanAnswer]:
+        days.append(today)
+        return await record(cmds, today)
+
+    lone = ScanCoalescer(dated)
+    ledger.open.clear()
+    first = asyncio.create_task(lone.record(scan("a"), TODAY))
+    await settle()
+    tomorrow = date(2026, 11, 30)
+    later = [lone.record(scan("b"), TODAY), lone.record(scan("c"), tomorrow)]
+    tasks = [asyncio.create_task(c) for c in [*later, lone.record(scan("d"), tomorrow)]]
+    await settle()
+    ledger.open.set()
+    await asyncio.gather(first, *tasks)
+    assert ledger.transactions == [["a"], ["b"], ["c", "d"]]
+    assert days == [TODAY, TODAY, tomorrow]
+
+
 async def test_two_copies_of_one_scan_id_never_share_a_transaction() -> None:
     ledger = Ledger()
     lone = ScanCoalescer(ledger.record)

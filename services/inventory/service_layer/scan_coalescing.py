@@ -16,7 +16,8 @@ of others running starts at once, in a transaction of its own.
 - Only scans that touch kits, units and lots are gathered (BATCH_ACTIONS);
   the others (issues, transfers, counts) run alone at once, as before.
 - Two copies of one scan id never share a transaction: the later one waits
-  for the next, where the ledger answers it as any replay.
+  for the next, where the ledger answers it as any replay. Nor do scans of
+  two days (around midnight): a transaction is recorded under one day.
 - A transaction that fails (after record_scans' own retries) takes nobody
   with it: each of its scans is recorded again alone, and a failure is then
   its own scan's.
@@ -129,7 +130,9 @@ class ScanCoalescer:
             self._draining -= 1
 
     def _next_batch(self) -> list[_Waiting]:
-        """The scans waiting longest, one copy of each scan id, at most `most`."""
+        """The scans waiting longest, one copy of each scan id, at most `most`, all of one
+        day (a group is recorded under its first scan's: one that came after midnight
+        waits for the next group)."""
         batch: list[_Waiting] = []
         ids: set[str] = set()
         later: list[_Waiting] = []
@@ -137,7 +140,7 @@ class ScanCoalescer:
             waiting = self._waiting.popleft()
             if waiting.answer.done():
                 continue  # its caller gave up before it was recorded
-            if waiting.cmd.scan_id in ids:
+            if waiting.cmd.scan_id in ids or (batch and waiting.today != batch[0].today):
                 later.append(waiting)
             else:
                 ids.add(waiting.cmd.scan_id)
