@@ -3,7 +3,10 @@ themselves, and still there after rollbacks (psycopg would have dropped its own)
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
+import pytest
 from psycopg.pq import TransactionStatus
 
 from services.inventory.adapters.batch_store import BatchKeys, BatchStore
@@ -48,3 +51,33 @@ async def test_statements_open_the_transaction_and_stay_prepared_across_rollback
         assert conn.info.transaction_status == TransactionStatus.IDLE
         after = {name for name in await _prepared(conn) if name.startswith("muster_scan_")}
         assert names <= after and len(after) > len(names)  # the prefetch joined them
+
+
+async def test_statements_deallocated_behind_the_pool_s_back_are_prepared_again(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory.scans() as unit:
+        conn = unit.store.conn
+        assert await unit.store.claim(["never-sent-6"]) == {}
+        await unit.rollback()
+        await conn.execute("DEALLOCATE ALL")
+        with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+            await unit.store.claim(["never-sent-7"])
+        await unit.rollback()
+        assert await unit.store.claim(["never-sent-8"]) == {}  # prepared anew
+
+
+async def test_a_connection_cancelled_while_preparing_is_not_used_again(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory.scans() as unit:
+        conn = unit.store.conn
+        task = asyncio.create_task(unit.store.lock_kits(["no-such-giai-9"]))
+        await asyncio.sleep(0)  # sent its PREPARE (a statement this connection lacks)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert conn.closed
+    async with uow_factory.scans() as unit:
+        assert unit.store.conn is not conn
+        assert await unit.store.claim(["never-sent-10"]) == {}

@@ -120,12 +120,22 @@ async def run_pooled(
     name, text, names = _prepared_form(sql)
     prepared = _PREPARED.setdefault(conn, set())
     if name not in prepared:
-        await cursor.execute(f"PREPARE {name} AS {text}")  # it outlives a rollback
+        try:
+            await cursor.execute(f"PREPARE {name} AS {text}")  # it outlives a rollback
+        except BaseException:
+            # Cancelled or failed on the way, the statement may or may not exist now:
+            # a connection whose statements are not known is not used again.
+            conn.pgconn.finish()
+            raise
         prepared.add(name)
     begin = conn.pgconn.transaction_status == TransactionStatus.IDLE
     query = f"EXECUTE {name}({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
     query = f"{'BEGIN; ' if begin else ''}{query}{'; COMMIT' if commit else ''}"
-    await cursor.execute(query, [params[n] for n in names])
+    try:
+        await cursor.execute(query, [params[n] for n in names])
+    except psycopg.errors.InvalidSqlStatementName:
+        _PREPARED.pop(conn, None)  # deallocated behind our back: prepared again next time
+        raise
     if begin:
         cursor.nextset()  # from BEGIN's result to the statement's
     return cursor
