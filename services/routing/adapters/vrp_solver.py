@@ -120,10 +120,13 @@ LARGE_PORTFOLIO: tuple[SearchConfig, ...] = (
 )
 
 
-def portfolio_for(problem: VrpProblem) -> tuple[SearchConfig, ...]:
+def portfolio_for(problem: VrpProblem, arcs: Arcs | None = None) -> tuple[SearchConfig, ...]:
+    """The searches for `problem` (`arcs`: its matrices, when the caller has them)."""
     if len(problem.stops) >= LARGE_PROBLEM_STOPS:
         return LARGE_PORTFOLIO
-    if not problem.pickup_deliveries and _by_parts(problem, Arcs.of(problem, Nodes.of(problem))):
+    if problem.pickup_deliveries:
+        return PORTFOLIO
+    if _by_parts(problem, arcs or Arcs.of(problem, Nodes.of(problem))):
         return SHORT_ROUTES_PORTFOLIO
     return PORTFOLIO
 
@@ -147,14 +150,15 @@ def solve(
         problem.validate()
     except InvalidProblem as exc:
         return VrpSolution(status=SolveStatus.INVALID, notes=(str(exc),))
-    chosen = list((configs or portfolio_for(problem))[: max(1, workers)])
+    arcs = Arcs.of(problem, Nodes.of(problem))
+    chosen = list((configs or portfolio_for(problem, arcs))[: max(1, workers)])
     if len(chosen) == 1 or executor is not None:
-        best = _Rounds(executor, problem, time_limit_s, chosen, started).run(rounds)
+        best = _Rounds(executor, problem, arcs, time_limit_s, chosen, started).run(rounds)
     else:
         # spawn, not fork: a forked child of a process running gRPC threads aborts.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=len(chosen), mp_context=context) as pool:
-            best = _Rounds(pool, problem, time_limit_s, chosen, started).run(rounds)
+            best = _Rounds(pool, problem, arcs, time_limit_s, chosen, started).run(rounds)
     return replace(best, seconds=time.perf_counter() - started)
 
 
@@ -197,6 +201,7 @@ class _Rounds:
         self,
         executor: Executor | None,
         problem: VrpProblem,
+        arcs: Arcs,
         limit: float,
         configs: list[SearchConfig],
         started: float,
@@ -206,7 +211,7 @@ class _Rounds:
         self.limit = limit
         self.configs = configs
         self.deadline = started + limit
-        self.arcs = Arcs.of(problem, Nodes.of(problem))
+        self.arcs = arcs
         recombines = not problem.pickup_deliveries and limit >= MIN_RECOMBINE_S
         self.costs = RouteCosts(problem, self.arcs) if recombines else None
         self.by_parts = recombines and _by_parts(problem, self.arcs)
