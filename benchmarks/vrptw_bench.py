@@ -46,8 +46,11 @@ TARGET_MEAN, TARGET_WORST = 1.0, 3.0
 # bks.csv rows that no plan can reach, with the published optimum that shows it. Gaps are
 # still taken to bks.csv (the targets are judged on it); the summary names these beside.
 # R109: the optimum with arcs truncated to one decimal is 1146.9 (Solomon R1 optima, as
-# tabulated in the literature); truncated arcs are never longer than double-precision
-# ones, so no plan measures bks.csv's 1101.37. PyVRP ends at 1151.84 at 10 s and 30 s.
+# tabulated in the literature, and in the very file bks.csv cites: vroom-scripts'
+# benchmarks/VRPTW/BKS.json at 001c15f, key "R109.100", 1146.9 with 13 vehicles, "CR+KLM");
+# truncated arcs are never longer than double-precision ones, so no plan measures
+# bks.csv's 1101.37, and none is within 3 % of it (1134.41). PyVRP ends at 1151.84 at 10 s
+# and 30 s.
 SUSPECT_BKS = {"R109": 1146.9}
 
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from services.routing.adapters.vrp_solver import (
+    FEWER_ROUTES_PORTFOLIO,
     LARGE_PORTFOLIO,
     LARGE_PROBLEM_STOPS,
     PORTFOLIO,
-    SHORT_ROUTES_PORTFOLIO,
     portfolio_for,
     solve,
     solve_one,
@@ -107,19 +107,24 @@ def test_large_problem_also_starts_from_local_cheapest_insertion() -> None:
             stops=tuple(stop(1) for _ in range(stops)),
         )
 
-    assert portfolio_for(problem(LARGE_PROBLEM_STOPS - 1)) == PORTFOLIO
+    assert portfolio_for(problem(LARGE_PROBLEM_STOPS - 1)) == FEWER_ROUTES_PORTFOLIO
     assert portfolio_for(problem(LARGE_PROBLEM_STOPS)) == LARGE_PORTFOLIO
     assert LARGE_PORTFOLIO[0].first_solution == "LOCAL_CHEAPEST_INSERTION"
 
 
-def test_short_routes_get_a_search_drawn_to_fewer_routes() -> None:
-    problem = VrpProblem(
-        locations=points(*((float(i), float(i % 7)) for i in range(61))),
-        vehicles=vehicles(10, capacity=(6,)),
-        stops=tuple(stop(i) for i in range(1, 61)),
-    )
-    assert portfolio_for(problem) == SHORT_ROUTES_PORTFOLIO
-    assert SHORT_ROUTES_PORTFOLIO[1].route_bias > 0.0
+def test_short_and_long_routes_get_a_search_drawn_to_fewer_routes_pairs_do_not() -> None:
+    def problem(capacity: int, pairs: tuple[PickupDelivery, ...] = ()) -> VrpProblem:
+        return VrpProblem(
+            locations=points(*((float(i), float(i % 7)) for i in range(61))),
+            vehicles=vehicles(10, capacity=(capacity,)),
+            stops=tuple(stop(i) for i in range(1, 61)),
+            pickup_deliveries=pairs,
+        )
+
+    assert portfolio_for(problem(6)) == FEWER_ROUTES_PORTFOLIO  # routes of at most 6 stops
+    assert portfolio_for(problem(100)) == FEWER_ROUTES_PORTFOLIO  # one route could take all
+    assert portfolio_for(problem(100, (PickupDelivery(0, 1),))) == PORTFOLIO
+    assert FEWER_ROUTES_PORTFOLIO[1].route_bias > 0.0
     assert all(config.route_bias == 0.0 for config in PORTFOLIO + LARGE_PORTFOLIO)
 
 
