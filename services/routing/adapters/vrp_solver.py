@@ -150,15 +150,14 @@ def solve(
         problem.validate()
     except InvalidProblem as exc:
         return VrpSolution(status=SolveStatus.INVALID, notes=(str(exc),))
-    arcs = Arcs.of(problem, Nodes.of(problem))
     chosen = list((configs or portfolio_for(problem))[: max(1, workers)])
     if len(chosen) == 1 or executor is not None:
-        best = _Rounds(executor, problem, arcs, time_limit_s, chosen, started).run(rounds)
+        best = _Rounds(executor, problem, time_limit_s, chosen, started).run(rounds)
     else:
         # spawn, not fork: a forked child of a process running gRPC threads aborts.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=len(chosen), mp_context=context) as pool:
-            best = _Rounds(pool, problem, arcs, time_limit_s, chosen, started).run(rounds)
+            best = _Rounds(pool, problem, time_limit_s, chosen, started).run(rounds)
     return replace(best, seconds=time.perf_counter() - started)
 
 
@@ -201,7 +200,6 @@ class _Rounds:
         self,
         executor: Executor | None,
         problem: VrpProblem,
-        arcs: Arcs,
         limit: float,
         configs: list[SearchConfig],
         started: float,
@@ -211,7 +209,7 @@ class _Rounds:
         self.limit = limit
         self.configs = configs
         self.deadline = started + limit
-        self.arcs = arcs
+        self.arcs = Arcs.of(problem, Nodes.of(problem))
         recombines = not problem.pickup_deliveries and limit >= MIN_RECOMBINE_S
         self.costs = RouteCosts(problem, self.arcs) if recombines else None
         self.by_parts = recombines and _by_parts(problem, self.arcs)
